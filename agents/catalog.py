@@ -1,0 +1,97 @@
+"""The catalog as the world knows it: genres, latent item vectors, quality and click appeal.
+
+Only ``genre`` and ``release_day`` are public; vectors, quality and appeal are ground truth
+that shapes users' behaviour but is never shown to a policy (except the oracle).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class CatalogConfig:
+    """How the hidden catalog is generated."""
+
+    n_items: int = 2000
+    n_genres: int = 20
+    genre_skew: float = 1.0  # Zipf exponent of genre sizes: 0 equal sizes, larger = a few big genres
+    latent_dim: int = 16
+    genre_spread: float = 0.6  # item scatter around its genre centre (relative to the centre)
+    quality_sd: float = 1.0
+    clickbait_fraction: float = 0.05  # items with high click appeal and low quality
+    initial_fraction: float = 0.9  # share of items released before day 0; the rest arrive daily
+    release_days: int = 30  # later items are released uniformly over days 1..release_days
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Items with hidden attributes. Vectors are unit length so affinities are cosines."""
+
+    genre: np.ndarray  # int16[n]
+    genre_centres: np.ndarray  # float32[n_genres, d], unit rows
+    vectors: np.ndarray  # float32[n, d], unit rows
+    quality: np.ndarray  # float32[n], standard-normal scale
+    appeal: np.ndarray  # float32[n], standard-normal scale
+    clickbait: np.ndarray  # bool[n]
+    release_day: np.ndarray  # int16[n]
+
+    @property
+    def n_items(self) -> int:
+        return int(self.genre.shape[0])
+
+    @property
+    def n_genres(self) -> int:
+        return int(self.genre_centres.shape[0])
+
+    def genre_shares(self) -> np.ndarray:
+        """Fraction of the catalog in each genre."""
+        return np.bincount(self.genre, minlength=self.n_genres) / self.n_items
+
+    def available(self, day: int) -> np.ndarray:
+        """Items released on or before ``day``."""
+        return self.release_day <= day
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Scale each row to unit Euclidean length."""
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def zipf_weights(n: int, exponent: float) -> np.ndarray:
+    """Normalised weights 1/r^s for ranks 1..n."""
+    w = 1.0 / np.arange(1, n + 1) ** exponent
+    return w / w.sum()
+
+
+def generate_catalog(cfg: CatalogConfig, rng: np.random.Generator) -> Catalog:
+    """Draw a catalog: skewed genre sizes, clustered vectors, clickbait with low quality."""
+    n, d = cfg.n_items, cfg.latent_dim
+    centres = unit_rows(rng.standard_normal((cfg.n_genres, d)))
+    genre = rng.choice(cfg.n_genres, size=n, p=zipf_weights(cfg.n_genres, cfg.genre_skew))
+    scatter = rng.standard_normal((n, d)) * (cfg.genre_spread / np.sqrt(d))
+    vectors = unit_rows(centres[genre] + scatter)
+    quality = rng.normal(0.0, cfg.quality_sd, size=n)
+    appeal = rng.normal(0.0, 1.0, size=n)
+    clickbait = rng.random(n) < cfg.clickbait_fraction
+    appeal[clickbait] = np.abs(appeal[clickbait]) + 2.0
+    quality[clickbait] = -np.abs(quality[clickbait]) - 1.0
+    return Catalog(
+        genre=genre.astype(np.int16),
+        genre_centres=centres.astype(np.float32),
+        vectors=vectors.astype(np.float32),
+        quality=quality.astype(np.float32),
+        appeal=appeal.astype(np.float32),
+        clickbait=clickbait,
+        release_day=_release_days(cfg, rng),
+    )
+
+
+def _release_days(cfg: CatalogConfig, rng: np.random.Generator) -> np.ndarray:
+    """Day 0 for the initial share of items, uniform over 1..release_days for the rest."""
+    later = rng.random(cfg.n_items) >= cfg.initial_fraction
+    days = np.zeros(cfg.n_items, dtype=np.int16)
+    days[later] = rng.integers(1, cfg.release_days + 1, size=int(later.sum()))
+    return days

@@ -1,0 +1,93 @@
+"""Check every job of a command line before Hydra creates any run directory.
+
+A sweep expands to its jobs; each is composed and range-checked. The first problem stops
+everything with one line that names the field and what is allowed, so a typo in job 7 of
+a sweep does not surface an hour in.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from sim.config import ConfigError, RunConfig, validate
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+SKIP_FLAGS = ("--config-name", "-cn", "--config-path", "-cp", "--config-dir", "-cd", "--help",
+              "-h", "--hydra-help", "--info", "-i", "--cfg", "-c", "--shell-completion", "-sc")
+
+
+def check_command_line(args: Sequence[str]) -> None:
+    """Raise ``ConfigError`` if any job the arguments describe is invalid."""
+    if any(a.split("=")[0] in SKIP_FLAGS for a in args):
+        return  # Hydra handles these itself
+    overrides = [a for a in args if not a.startswith("-") and not a.startswith("hydra")]
+    for job in expand_sweep(overrides):
+        check_job(job)
+
+
+def expand_sweep(overrides: Sequence[str]) -> Iterator[list[str]]:
+    """The cartesian product of sweep overrides, as one override list per job."""
+    try:
+        parsed = OverridesParser.create().parse_overrides(list(overrides))
+    except HydraException as err:
+        raise ConfigError(_first_line(err)) from None
+    choices = []
+    for override in parsed:
+        key = override.get_key_element()
+        values = override.sweep_string_iterator() if override.is_sweep_override() else None
+        choices.append([f"{key}={v}" for v in values] if values else [override.input_line])
+    for combo in itertools.product(*choices):
+        yield list(combo)
+
+
+def check_job(overrides: list[str]) -> RunConfig:
+    """Compose one job's config and range-check it; returns the typed config."""
+    _check_group_choices(overrides)
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+            cfg = compose(config_name="config", overrides=overrides)
+        run_cfg = OmegaConf.to_object(cfg)
+    except (HydraException, OmegaConfBaseException) as err:
+        raise ConfigError(_explain(err)) from None
+    finally:
+        GlobalHydra.instance().clear()
+    assert isinstance(run_cfg, RunConfig)
+    validate(run_cfg)
+    return run_cfg
+
+
+def group_options(group: str) -> list[str]:
+    """Names of the YAML files in a config group."""
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+def _check_group_choices(overrides: list[str]) -> None:
+    groups = {p.name for p in CONF_DIR.iterdir() if p.is_dir()}
+    for item in overrides:
+        key, _, value = item.lstrip("+~").partition("=")
+        if key in groups and value not in group_options(key):
+            allowed = ", ".join(group_options(key))
+            raise ConfigError(f"{key}={value!r} is not a known choice: allowed {allowed}")
+
+
+def _explain(err: Exception) -> str:
+    """One line from a Hydra/OmegaConf error, naming the offending key where known."""
+    cause = err if isinstance(err, OmegaConfBaseException) else err.__cause__
+    if isinstance(cause, OmegaConfBaseException) and getattr(cause, "full_key", None):
+        return f"{cause.full_key}: {_first_line(cause.msg or cause)}"  # type: ignore[attr-defined]
+    return _first_line(err)
+
+
+def _first_line(err: object) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

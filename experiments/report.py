@@ -1,0 +1,250 @@
+"""Self-contained HTML reports over the tidy metrics table.
+
+The simulator's metrics are one row per ``(day, arm, metric)``; this module turns
+that table into a single HTML page of small-multiple line charts. The page inlines
+plotly.js once so it opens offline (run directories get copied to laptops, CI
+artifacts and email), and it only ever reads the tidy frame, never simulator state.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from sim.atomic import atomic_path
+
+REQUIRED_COLUMNS: tuple[str, ...] = ("day", "arm", "metric", "value")
+
+CONCENTRATION_LABELS: dict[str, str] = {
+    "gini": "Gini of impressions",
+    "top1_share": "Top-1% items' share",
+    "coverage": "Catalog coverage",
+    "exposure_entropy": "Exposure entropy (bits)",
+    "graveyard": "Top-decile items never shown today",
+    "graveyard_never_shown": "Top-decile items never shown so far",
+}
+
+ONLINE_LABELS: dict[str, str] = {
+    "impressions": "Impressions",
+    "sessions": "Sessions",
+    "ctr": "CTR",
+    "completion_rate": "Completion rate",
+    "mean_true_utility": "Mean true utility of watched",
+    "active_users": "Active users",
+    "churn_rate_mainstream": "Churn rate (mainstream)",
+    "churn_rate_niche": "Churn rate (niche)",
+}
+
+SECTIONS: tuple[tuple[str, dict[str, str]], ...] = (
+    ("Popularity concentration", CONCENTRATION_LABELS),
+    ("Online behaviour", ONLINE_LABELS),
+)
+OTHER_SECTION = "Other"
+
+N_COLS = 3
+ROW_HEIGHT_PX = 260
+ROW_GAP_PX = 80
+HEADER_PX = 80
+PALETTE: tuple[str, ...] = tuple(qualitative.Plotly) + tuple(qualitative.Dark24)
+PLOT_CONFIG: dict[str, object] = {"displaylogo": False, "responsive": True}
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 1.5rem 2rem; color: #222; }
+h1 { margin-bottom: 0.5rem; }
+h2 { margin-top: 2rem; border-bottom: 1px solid #ddd; padding-bottom: 0.2rem; }
+table.details { border-collapse: collapse; font-size: 0.9rem; }
+table.details th, table.details td {
+  border: 1px solid #ddd; padding: 0.2rem 0.6rem; text-align: left;
+}
+table.details th { background: #f5f5f5; }
+p.empty { font-style: italic; color: #666; }
+"""
+
+
+def validate_metrics(metrics: pd.DataFrame) -> None:
+    """Fail early with the missing column names rather than deep inside plotly."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in metrics.columns]
+    if missing:
+        raise ValueError(
+            f"metrics frame is missing required column(s): {', '.join(missing)}; "
+            f"expected {', '.join(REQUIRED_COLUMNS)}"
+        )
+
+
+def arm_colours(arms: Sequence[str]) -> dict[str, str]:
+    """Fix one colour per arm so an arm looks the same in every subplot and section."""
+    return {arm: PALETTE[i % len(PALETTE)] for i, arm in enumerate(arms)}
+
+
+def group_sections(metric_names: Sequence[str]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Split present metrics into report sections as ``(section, [(metric, label)])``.
+
+    Known metrics keep the curated order of their label table; unknown ones go to
+    "Other" in sorted order, labelled by their raw name so new metrics still show up.
+    """
+    present = set(metric_names)
+    known: set[str] = set()
+    sections: list[tuple[str, list[tuple[str, str]]]] = []
+    for title, labels in SECTIONS:
+        known.update(labels)
+        items = [(m, label) for m, label in labels.items() if m in present]
+        if items:
+            sections.append((title, items))
+    other = sorted(present - known)
+    if other:
+        sections.append((OTHER_SECTION, [(m, m) for m in other]))
+    return sections
+
+
+def section_figure(
+    metrics: pd.DataFrame, items: Sequence[tuple[str, str]], colours: Mapping[str, str]
+) -> go.Figure:
+    """Build one small-multiples figure: a subplot per metric, a line per arm.
+
+    Traces share a ``legendgroup`` per arm and only the first trace of each arm
+    shows in the legend, so the legend lists each arm once and toggles it everywhere.
+    """
+    n_rows = -(-len(items) // N_COLS)
+    fig = make_subplots(
+        rows=n_rows,
+        cols=N_COLS,
+        subplot_titles=[label for _, label in items],
+        horizontal_spacing=0.07,
+        vertical_spacing=ROW_GAP_PX / (ROW_HEIGHT_PX * n_rows) if n_rows > 1 else 0.0,
+    )
+    groups = dict(tuple(metrics.groupby(["metric", "arm"], sort=False)))
+    legend_shown: set[str] = set()
+    for i, (metric, _) in enumerate(items):
+        row, col = divmod(i, N_COLS)
+        for arm, colour in colours.items():
+            series = groups.get((metric, arm))
+            if series is None:
+                continue
+            trace = _arm_trace(series, arm, colour, show_legend=arm not in legend_shown)
+            fig.add_trace(trace, row=row + 1, col=col + 1)
+            legend_shown.add(arm)
+    fig.update_xaxes(title_text="day", title_standoff=4)
+    fig.update_layout(
+        height=HEADER_PX + ROW_HEIGHT_PX * n_rows,
+        hovermode="x unified",
+        template="plotly_white",
+        margin={"l": 50, "r": 20, "t": 40, "b": 40},
+        legend={"title": {"text": "arm"}},
+    )
+    return fig
+
+
+def _arm_trace(series: pd.DataFrame, arm: str, colour: str, *, show_legend: bool) -> go.Scatter:
+    """One arm's line for one metric; ``legendgroup`` links it to the arm's other lines."""
+    return go.Scatter(
+        x=series["day"].to_numpy(),
+        y=series["value"].to_numpy(),
+        mode="lines" if len(series) > 1 else "markers",  # a 1-day run is still visible
+        name=arm,
+        legendgroup=arm,
+        showlegend=show_legend,
+        line={"color": colour, "width": 2},
+    )
+
+
+def _tidy(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Normalise dtypes and order by day so lines are drawn left to right."""
+    tidy = metrics.loc[:, list(REQUIRED_COLUMNS)].copy()
+    tidy["arm"] = tidy["arm"].astype(str)
+    tidy["metric"] = tidy["metric"].astype(str)
+    tidy["day"] = pd.to_numeric(tidy["day"])
+    tidy["value"] = pd.to_numeric(tidy["value"], errors="coerce").astype(float)
+    return tidy.sort_values(["metric", "arm", "day"], kind="stable")
+
+
+def build_figures(metrics: pd.DataFrame) -> list[tuple[str, go.Figure]]:
+    """Build one figure per report section, in page order, as ``(section, figure)``.
+
+    Separate from the HTML so callers (and tests) can inspect or restyle the figures.
+    Arm colours are assigned once here so they match across sections.
+    """
+    validate_metrics(metrics)
+    if metrics.empty:
+        return []
+    tidy = _tidy(metrics)
+    colours = arm_colours(list(pd.unique(tidy["arm"])))
+    sections = group_sections(list(pd.unique(tidy["metric"])))
+    return [(title, section_figure(tidy, items, colours)) for title, items in sections]
+
+
+def _details_table(details: Mapping[str, str] | None) -> str:
+    """Render run details as a key/value table; everything is escaped (values are free text)."""
+    if not details:
+        return ""
+    rows = "".join(
+        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+        for k, v in details.items()
+    )
+    return f'<table class="details">{rows}</table>'
+
+
+def _page(title: str, body: str) -> str:
+    """Wrap the body in a minimal standalone HTML document."""
+    safe_title = html.escape(title)
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<title>{safe_title}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        f"<h1>{safe_title}</h1>\n{body}\n</body>\n</html>\n"
+    )
+
+
+def build_report_html(
+    metrics: pd.DataFrame, title: str, details: Mapping[str, str] | None = None
+) -> str:
+    """Render the metrics table as one offline HTML page.
+
+    Args:
+        metrics: Tidy frame with columns ``day, arm, metric, value``.
+        title: Page heading (escaped).
+        details: Optional run facts (policy, seed, days, ...) shown as a table.
+
+    Returns:
+        A complete HTML document with plotly.js inlined exactly once.
+
+    Raises:
+        ValueError: If required columns are missing.
+    """
+    figures = build_figures(metrics)
+    parts = [_details_table(details)]
+    if not figures:
+        parts.append('<p class="empty">No data: the metrics table is empty.</p>')
+    for i, (section, fig) in enumerate(figures):
+        parts.append(f"<h2>{html.escape(section)}</h2>")
+        parts.append(
+            pio.to_html(
+                fig,
+                full_html=False,
+                include_plotlyjs=i == 0,
+                include_mathjax=False,
+                config=PLOT_CONFIG,
+                default_height=f"{fig.layout.height}px",
+            )
+        )
+    return _page(title, "\n".join(parts))
+
+
+def write_report(
+    metrics: pd.DataFrame, path: Path, title: str, details: Mapping[str, str] | None = None
+) -> Path:
+    """Write the report atomically so a crash never leaves a half-written file.
+
+    Returns:
+        The path written.
+    """
+    path = Path(path)
+    text = build_report_html(metrics, title, details)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path

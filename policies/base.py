@@ -1,0 +1,98 @@
+"""The one recommender interface, and the scoring machinery most policies share.
+
+Contract (every policy, wrappers included):
+
+* ``fit(window)`` is called every night with a point-in-time ``TrainingWindow`` of logged
+  data. It may be called with an empty window (day 0): the policy must still serve.
+* ``recommend(users, k, ctx)`` returns ``Slates`` with ``items`` int32[len(users), k]:
+  distinct items per row, all released (``ctx.available``) and not already watched
+  (``ctx.seen``). When fewer than k items qualify, the row is padded with ``-1``.
+* Policies hold their own ``np.random.Generator`` (given at construction) and never read
+  the clock, globals or the simulated world.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+from policies.types import ItemMetadata, ServeContext, Slates, TrainingWindow
+
+SCORE_CHUNK = 2048  # users scored at once: bounds the dense score block to ~16 MB per 2k items
+
+
+class Policy(ABC):
+    """A recommender: trained nightly on logged data, asked for slates in batches."""
+
+    name: str = "policy"
+
+    def __init__(self, items: ItemMetadata, rng: np.random.Generator, cfg: Any = None) -> None:
+        """Store inputs only; learned state (trailing ``_``) is set in ``fit``."""
+        self.items = items
+        self.rng = rng
+        self.cfg = cfg
+
+    @abstractmethod
+    def fit(self, window: TrainingWindow) -> None:
+        """Learn from one night's training window (logged data only)."""
+
+    @abstractmethod
+    def recommend(self, users: np.ndarray, k: int, ctx: ServeContext) -> Slates:
+        """Top-k slates for a batch of users."""
+
+
+class ScoringPolicy(Policy):
+    """A policy that scores every item for each user and serves the top k.
+
+    Subclasses implement ``score``; this class masks what may not be shown, breaks ties at
+    random per user (so cold-start users do not all get the same slate), and selects the
+    top k in chunks to bound memory.
+    """
+
+    deterministic: bool = True  # propensity 1 for what is shown: same state, same slate
+
+    @abstractmethod
+    def score(self, users: np.ndarray, ctx: ServeContext) -> np.ndarray:
+        """float[len(users), n_items]: higher is better."""
+
+    def recommend(self, users: np.ndarray, k: int, ctx: ServeContext) -> Slates:
+        users = np.asarray(users, dtype=np.int64)
+        items = np.empty((users.size, k), dtype=np.int32)
+        for start in range(0, users.size, SCORE_CHUNK):
+            chunk = users[start : start + SCORE_CHUNK]
+            scores = np.asarray(self.score(chunk, ctx), dtype=np.float64)
+            items[start : start + chunk.size] = top_k(self._mask(scores, chunk, ctx), k)
+        return Slates(items, self._propensity(items, users, ctx))
+
+    def _mask(self, scores: np.ndarray, users: np.ndarray, ctx: ServeContext) -> np.ndarray:
+        """Forbid unreleased and watched items; add a sub-resolution random tie-break."""
+        spread = np.abs(scores).max(initial=0.0)
+        jitter = self.rng.random(scores.shape) * (1e-9 * spread + 1e-12)
+        scores = scores + jitter
+        scores[:, ~ctx.available] = -np.inf
+        scores[ctx.seen[users]] = -np.inf
+        return scores
+
+    def _propensity(
+        self, items: np.ndarray, users: np.ndarray, ctx: ServeContext
+    ) -> np.ndarray | None:
+        """Deterministic policies show exactly what they rank: propensity 1 (0 for padding)."""
+        if not self.deterministic:
+            return None
+        return np.where(items >= 0, 1.0, 0.0).astype(np.float32)
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k best finite scores per row, best first; -1 where fewer exist."""
+    n, m = scores.shape
+    k_eff = min(k, m)
+    part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-part_scores, axis=1, kind="stable")
+    best = np.take_along_axis(part, order, axis=1).astype(np.int32)
+    best[~np.isfinite(np.take_along_axis(part_scores, order, axis=1))] = -1
+    out = np.full((n, k), -1, dtype=np.int32)
+    out[:, :k_eff] = best
+    return out

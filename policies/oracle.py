@@ -1,0 +1,53 @@
+"""The oracle: ranks by users' true utility.
+
+This is the one policy allowed to read ground truth from ``agents/``. It is an upper
+reference for what a perfect recommender could achieve, not a recommender one could build.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from agents.catalog import Catalog
+from agents.choice import ChoiceConfig, utility_for_all_items
+from agents.population import Population
+from policies.base import ScoringPolicy
+from policies.types import ItemMetadata, ServeContext, TrainingWindow
+
+
+@dataclass
+class OracleConfig:
+    """No parameters: the truth has none to tune."""
+
+    name: str = "oracle"
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """What the oracle reads and no other policy may: tastes, item vectors, quality."""
+
+    catalog: Catalog
+    population: Population
+    choice: ChoiceConfig
+
+
+class OraclePolicy(ScoringPolicy):
+    """Serve the items with the highest true utility for each user."""
+
+    name = "oracle"
+    needs_ground_truth = True
+
+    def __init__(
+        self, items: ItemMetadata, rng: np.random.Generator, cfg: OracleConfig, truth: GroundTruth
+    ) -> None:
+        super().__init__(items, rng, cfg)
+        self.truth = truth
+
+    def fit(self, window: TrainingWindow) -> None:
+        """The oracle needs no data."""
+
+    def score(self, users: np.ndarray, ctx: ServeContext) -> np.ndarray:
+        taste = self.truth.population.taste[users]
+        return utility_for_all_items(taste, self.truth.catalog, self.truth.choice)

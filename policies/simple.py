@@ -1,0 +1,65 @@
+"""Policies that need no model: uniform random and most-popular."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from policies.base import ScoringPolicy
+from policies.types import ServeContext, TrainingWindow
+
+
+@dataclass
+class RandomConfig:
+    """Uniform random slates: the no-feedback baseline."""
+
+    name: str = "random"
+
+
+@dataclass
+class PopularConfig:
+    """Most positive labels over the training window, ties broken at random."""
+
+    name: str = "popular"
+
+
+class RandomPolicy(ScoringPolicy):
+    """Every allowed item equally likely at every position."""
+
+    name = "random"
+    deterministic = False
+
+    def fit(self, window: TrainingWindow) -> None:
+        """Nothing to learn."""
+
+    def score(self, users: np.ndarray, ctx: ServeContext) -> np.ndarray:
+        return self.rng.random((users.size, self.items.n_items))
+
+    def _propensity(self, items: np.ndarray, users: np.ndarray, ctx: ServeContext) -> np.ndarray:
+        """A uniform draw puts a given allowed item at a given position w.p. 1/#allowed."""
+        allowed = ctx.available.sum() - (ctx.seen[users] & ctx.available).sum(axis=1)
+        prop = 1.0 / np.maximum(allowed, 1)
+        return np.where(items >= 0, prop[:, None], 0.0).astype(np.float32)
+
+
+class PopularPolicy(ScoringPolicy):
+    """Rank by how many positive labels each item got in the training window."""
+
+    name = "popular"
+    counts_: np.ndarray | None = None
+
+    def fit(self, window: TrainingWindow) -> None:
+        self.counts_ = item_counts(window, self.items.n_items)
+
+    def score(self, users: np.ndarray, ctx: ServeContext) -> np.ndarray:
+        counts = self.counts_ if self.counts_ is not None else np.zeros(self.items.n_items)
+        return np.broadcast_to(counts, (users.size, counts.size))
+
+
+def item_counts(window: TrainingWindow, n_items: int) -> np.ndarray:
+    """Positive labels per item in the window (float, length n_items)."""
+    counts = np.asarray(window.interactions.sum(axis=0)).ravel()
+    out = np.zeros(n_items)
+    out[: counts.size] = counts
+    return out

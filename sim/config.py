@@ -1,0 +1,193 @@
+"""Typed run configuration and the start-up checks that guard it.
+
+Every rule names its field and the allowed range, so a bad value stops a run before any
+simulation with one line such as ``serving.k=5000 is out of range: allowed 1..2000``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from agents.catalog import CatalogConfig
+from agents.choice import ChoiceConfig
+from agents.population import PopulationConfig
+from policies.registry import POLICIES
+
+MINUTES_PER_DAY = 24 * 60
+
+
+class ConfigError(ValueError):
+    """A configuration value outside its allowed range."""
+
+
+@dataclass
+class UsersConfig(PopulationConfig):
+    """The population plus how its members choose."""
+
+    choice: ChoiceConfig = field(default_factory=ChoiceConfig)
+
+
+@dataclass
+class ServingConfig:
+    """How slates reach users: precomputed nightly (batch) or ranked per request (realtime)."""
+
+    name: str = "batch"
+    k: int = 10
+    spare: int = 10  # extra batch candidates per user to replace items watched during the day
+
+
+@dataclass
+class TrainConfig:
+    """What the nightly fit reads."""
+
+    window_days: int = 14
+    label: str = "click"  # "click" or "complete" (a watch of at least complete_at)
+
+
+@dataclass
+class TrafficConfig:
+    """Daily rhythm of arrivals: rate(h) ∝ 1 + amplitude * cos(2π (h - peak_hour) / 24)."""
+
+    diurnal_amplitude: float = 0.6
+    peak_hour: float = 20.0
+
+
+@dataclass
+class RunConfig:
+    """Root of the Hydra config tree."""
+
+    seed: Optional[int] = 0
+    days: int = 30
+    tick_minutes: int = 15
+    complete_at: float = 0.8  # a watch of at least this fraction counts as completed
+    arm: str = "main"
+    progress: bool = True
+    users: UsersConfig = field(default_factory=UsersConfig)
+    catalog: CatalogConfig = field(default_factory=CatalogConfig)
+    policy: Any = None
+    serving: ServingConfig = field(default_factory=ServingConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    traffic: TrafficConfig = field(default_factory=TrafficConfig)
+
+
+Check = Callable[[Any, RunConfig], str | None]  # returns the allowed range when violated
+
+
+def between(lo: float, hi: float | str, *, integer: bool = False) -> Check:
+    """Value within [lo, hi]; ``hi`` may name another field (e.g. ``catalog.n_items``)."""
+
+    def check(value: Any, cfg: RunConfig) -> str | None:
+        top = lookup(cfg, hi) if isinstance(hi, str) else hi
+        ok = _is_number(value, integer) and lo <= value <= top
+        kind = "an integer" if integer else "a number"
+        limit = f"{top} ({hi})" if isinstance(hi, str) else f"{top}"
+        return None if ok else f"{kind} in {lo}..{limit}"
+
+    return check
+
+
+def at_least(lo: float, *, integer: bool = False, strict: bool = False) -> Check:
+    """Value >= lo (or > lo when strict)."""
+
+    def check(value: Any, cfg: RunConfig) -> str | None:
+        ok = _is_number(value, integer) and (value > lo if strict else value >= lo)
+        kind = "an integer" if integer else "a number"
+        return None if ok else f"{kind} {'>' if strict else '>='} {lo}"
+
+    return check
+
+
+def one_of(*choices: str) -> Check:
+    """Value is one of the named choices."""
+    return lambda value, cfg: None if value in choices else "one of " + ", ".join(choices)
+
+
+def divides_day(value: Any, cfg: RunConfig) -> str | None:
+    """A tick must divide a day so every day has the same whole number of ticks."""
+    ok = _is_number(value, True) and 1 <= value <= MINUTES_PER_DAY and MINUTES_PER_DAY % value == 0
+    return None if ok else "a divisor of 1440 minutes (e.g. 1, 5, 15, 60, 1440)"
+
+
+def seed_value(value: Any, cfg: RunConfig) -> str | None:
+    """``null`` (fresh entropy, recorded in the run) or a non-negative integer."""
+    return None if value is None or (_is_number(value, True) and value >= 0) else "null or >= 0"
+
+
+UNIT = between(0.0, 1.0)
+RULES: dict[str, Check] = {
+    "seed": seed_value,
+    "days": at_least(1, integer=True),
+    "tick_minutes": divides_day,
+    "complete_at": between(0.01, 1.0),
+    "users.n_users": at_least(1, integer=True),
+    "users.niche_fraction": UNIT,
+    "users.favourite_genres": between(1, "catalog.n_genres", integer=True),
+    "users.taste_noise": at_least(0),
+    "users.sessions_per_day": at_least(0, strict=True),
+    "users.activity_sigma": at_least(0),
+    "users.satisfaction_init": UNIT,
+    "users.satisfaction_rate": UNIT,
+    "users.idle_value": UNIT,
+    "users.churn_base": UNIT,
+    "users.churn_sensitivity": at_least(0),
+    "users.choice.position_bias": one_of("log", "geometric"),
+    "users.choice.geometric_decay": between(0.0, 1.0),
+    "users.choice.completion_concentration": at_least(0, strict=True),
+    "catalog.n_items": at_least(1, integer=True),
+    "catalog.n_genres": between(1, "catalog.n_items", integer=True),
+    "catalog.genre_skew": at_least(0),
+    "catalog.latent_dim": at_least(2, integer=True),
+    "catalog.genre_spread": at_least(0),
+    "catalog.quality_sd": at_least(0),
+    "catalog.clickbait_fraction": UNIT,
+    "catalog.initial_fraction": between(0.001, 1.0),
+    "catalog.release_days": at_least(1, integer=True),
+    "policy.name": one_of(*sorted(POLICIES)),
+    "serving.name": one_of("batch", "realtime"),
+    "serving.k": between(1, "catalog.n_items", integer=True),
+    "serving.spare": at_least(0, integer=True),
+    "train.window_days": at_least(1, integer=True),
+    "train.label": one_of("click", "complete"),
+    "traffic.diurnal_amplitude": UNIT,
+    "traffic.peak_hour": between(0.0, 24.0),
+}
+POLICY_RULES: dict[str, dict[str, Check]] = {
+    "item_knn": {"neighbours": at_least(1, integer=True)},
+    "als": {
+        "factors": at_least(1, integer=True),
+        "regularization": at_least(0),
+        "alpha": at_least(0, strict=True),
+        "iterations": at_least(1, integer=True),
+        "threads": at_least(1, integer=True),
+    },
+}
+
+
+def validate(cfg: RunConfig) -> None:
+    """Raise ``ConfigError`` for the first field outside its allowed range."""
+    if cfg.policy is None:
+        raise ConfigError("policy is missing: choose one of " + ", ".join(sorted(POLICIES)))
+    rules = dict(RULES)
+    for name, check in POLICY_RULES.get(getattr(cfg.policy, "name", ""), {}).items():
+        rules[f"policy.{name}"] = check
+    for path, check in rules.items():
+        value = lookup(cfg, path)
+        allowed = check(value, cfg)
+        if allowed is not None:
+            raise ConfigError(f"{path}={value!r} is out of range: allowed {allowed}")
+
+
+def lookup(cfg: Any, path: str) -> Any:
+    """Follow a dotted path through attributes (dataclasses) or keys (dicts)."""
+    node = cfg
+    for part in path.split("."):
+        node = node[part] if isinstance(node, dict) else getattr(node, part)
+    return node
+
+
+def _is_number(value: Any, integer: bool) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) if integer else isinstance(value, (int, float))

@@ -1,0 +1,38 @@
+"""Arrivals: a non-homogeneous Poisson process with a diurnal profile.
+
+User u's session rate at hour h is ``activity_u * rate(h)`` with
+``rate(h) = (1 + A cos(2π (h - peak) / 24)) / 24``, which integrates to exactly one per
+day, so ``activity`` is the expected number of sessions per day.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.config import TrafficConfig
+
+
+def tick_shares(tick_hours: float, cfg: TrafficConfig) -> np.ndarray:
+    """Expected share of a day's sessions falling in each tick (sums to 1)."""
+    edges = np.arange(0.0, 24.0 + tick_hours / 2, tick_hours)
+    phase = 2 * np.pi * (edges - cfg.peak_hour) / 24
+    integral = edges + cfg.diurnal_amplitude * 24 / (2 * np.pi) * np.sin(phase)
+    return np.diff(integral) / 24
+
+
+def draw_sessions(
+    activity: np.ndarray, active: np.ndarray, share: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Sessions per active user in one tick: Poisson(activity * share); 0 for churned."""
+    counts = np.zeros(activity.shape[0], dtype=np.int64)
+    counts[active] = rng.poisson(activity[active] * share)
+    return counts
+
+
+def session_rounds(counts: np.ndarray) -> list[np.ndarray]:
+    """Users with a 1st, 2nd, ... session this tick: each round holds distinct users.
+
+    Handling rounds in order keeps one user's sessions sequential (the second sees what the
+    first watched) while every round is a vectorised batch.
+    """
+    return [np.flatnonzero(counts > r) for r in range(int(counts.max(initial=0)))]

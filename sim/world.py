@@ -1,0 +1,45 @@
+"""The hidden world of one run, and the public face a policy may see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from agents.catalog import Catalog, generate_catalog
+from agents.choice import ChoiceConfig
+from agents.population import Population, generate_population
+from policies.oracle import GroundTruth
+from policies.types import ItemMetadata
+from sim.config import RunConfig
+from sim.seeding import Streams
+
+
+@dataclass
+class World:
+    """Catalog, population and choice model: everything the recommender must not read."""
+
+    catalog: Catalog
+    population: Population
+    choice: ChoiceConfig
+
+    def metadata(self) -> ItemMetadata:
+        """Public catalog facts only: genre and release day."""
+        return ItemMetadata(genre=self.catalog.genre.copy(), release_day=self.catalog.release_day.copy())
+
+    def truth(self) -> GroundTruth:
+        """Ground truth for the oracle policy; nobody else is handed this."""
+        return GroundTruth(self.catalog, self.population, self.choice)
+
+    def mean_item_utility(self) -> np.ndarray:
+        """Each item's true utility averaged over all users (tastes enter linearly)."""
+        mean_taste = self.population.taste.mean(axis=0)
+        affinity = self.catalog.vectors @ mean_taste
+        return self.choice.affinity_weight * affinity + self.choice.quality_weight * self.catalog.quality
+
+
+def build_world(cfg: RunConfig, streams: Streams) -> World:
+    """Draw catalog then population, each from its own stream."""
+    catalog = generate_catalog(cfg.catalog, streams.rng("catalog"))
+    population = generate_population(cfg.users, catalog, streams.rng("population"))
+    return World(catalog, population, cfg.users.choice)
