@@ -32,6 +32,8 @@ from scipy.special import expit
 
 from agents.catalog import Catalog
 
+MIN_WATCH = 1e-3  # smallest completion of a click, so a stored 0 always means no click
+
 
 @dataclass
 class ChoiceConfig:
@@ -53,9 +55,9 @@ class ChoiceConfig:
 class Responses:
     """Outcome of one slate per row: which position was clicked (-1: none) and how much watched."""
 
-    click_position: np.ndarray  # int8[n], -1 for no click
+    click_position: np.ndarray  # int16[n], -1 for no click
     completion: np.ndarray  # float32[n], 0 where no click
-    utility: np.ndarray  # float32[n, k], true utility of every shown item
+    utility: np.ndarray  # float32[n, k], true utility of every shown item (NaN: empty slot)
 
     @property
     def clicked(self) -> np.ndarray:
@@ -119,16 +121,18 @@ def respond(
     p_hit = examination(k, cfg) * attraction(utility, safe, catalog, cfg) * shown
     hit = rng.random((n, k)) < p_hit
     any_hit = hit.any(axis=1)
-    position = np.where(any_hit, hit.argmax(axis=1), -1).astype(np.int8)
+    position = np.where(any_hit, hit.argmax(axis=1), -1).astype(np.int16)
     completion = np.zeros(n, dtype=np.float32)
     rows = np.flatnonzero(any_hit)
     if rows.size:
         completion[rows] = _watch(utility[rows, position[rows]], cfg, rng)
-    return Responses(position, completion, utility.astype(np.float32))
+    utility = np.where(shown, utility, np.nan).astype(np.float32)
+    return Responses(position, completion, utility)
 
 
 def _watch(utility: np.ndarray, cfg: ChoiceConfig, rng: np.random.Generator) -> np.ndarray:
     """Completion fraction of clicked items, Beta with a utility-driven mean."""
     mean = expit(cfg.completion_bias + cfg.completion_utility * utility)
     kappa = cfg.completion_concentration
-    return rng.beta(kappa * mean, kappa * (1 - mean))
+    # a click always watches a little and never more than all: keeps 0 meaning "no click"
+    return np.clip(rng.beta(kappa * mean, kappa * (1 - mean)), MIN_WATCH, 1.0)

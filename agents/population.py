@@ -77,14 +77,16 @@ def _draw_tastes(
     cfg: PopulationConfig, catalog: Catalog, segment: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
     """Mix favourite genres' centres: mainstream picks by genre size, niche against it."""
-    shares = catalog.genre_shares() + 1e-9
-    pick = {MAINSTREAM: shares / shares.sum(), NICHE: (1 / shares) / (1 / shares).sum()}
+    shares = catalog.genre_shares()
+    inverse = np.divide(1.0, shares, out=np.zeros_like(shares), where=shares > 0)
+    pick = {MAINSTREAM: shares, NICHE: inverse / inverse.sum()}  # empty genres are never picked
     n, g = segment.shape[0], catalog.n_genres
     favourites = np.empty((n, cfg.favourite_genres), dtype=np.int64)
     for seg, p in pick.items():
         rows = np.flatnonzero(segment == seg)
         # Gumbel top-k: sampling favourites without replacement, vectorised over users
-        keys = np.log(p)[None, :] - np.log(-np.log(rng.random((rows.size, g))))
+        with np.errstate(divide="ignore"):
+            keys = np.log(p)[None, :] - np.log(-np.log(rng.random((rows.size, g))))
         favourites[rows] = np.argsort(-keys, axis=1)[:, : cfg.favourite_genres]
     weights = rng.dirichlet(np.ones(cfg.favourite_genres), size=n)
     mix = np.einsum("uf,ufd->ud", weights, catalog.genre_centres[favourites])

@@ -18,6 +18,7 @@ from hydra.errors import HydraException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from experiments.schema import register_schemas
 from sim.config import ConfigError, RunConfig, validate
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -52,6 +53,7 @@ def expand_sweep(overrides: Sequence[str]) -> Iterator[list[str]]:
 def check_job(overrides: list[str]) -> RunConfig:
     """Compose one job's config and range-check it; returns the typed config."""
     _check_group_choices(overrides)
+    register_schemas()
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):

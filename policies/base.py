@@ -62,18 +62,23 @@ class ScoringPolicy(Policy):
         items = np.empty((users.size, k), dtype=np.int32)
         for start in range(0, users.size, SCORE_CHUNK):
             chunk = users[start : start + SCORE_CHUNK]
-            scores = np.asarray(self.score(chunk, ctx), dtype=np.float64)
-            items[start : start + chunk.size] = top_k(self._mask(scores, chunk, ctx), k)
+            scores = np.array(self.score(chunk, ctx), dtype=np.float32)  # our own copy
+            self._mask(scores, chunk, ctx)
+            items[start : start + chunk.size] = top_k(scores, k)
         return Slates(items, self._propensity(items, users, ctx))
 
-    def _mask(self, scores: np.ndarray, users: np.ndarray, ctx: ServeContext) -> np.ndarray:
-        """Forbid unreleased and watched items; add a sub-resolution random tie-break."""
-        spread = np.abs(scores).max(initial=0.0)
-        jitter = self.rng.random(scores.shape) * (1e-9 * spread + 1e-12)
-        scores = scores + jitter
+    def _mask(self, scores: np.ndarray, users: np.ndarray, ctx: ServeContext) -> None:
+        """In place: forbid unreleased and watched items; break exact ties at random.
+
+        The jitter is about 16 float32 ulps of the largest score: enough to order equal
+        scores (popularity counts, cold users) at random, too small to reorder real gaps.
+        """
+        spread = float(np.abs(scores).max(initial=0.0))
+        jitter = self.rng.random(scores.shape, dtype=np.float32)
+        jitter *= np.float32(1e-6 * spread + 1e-30)
+        scores += jitter
         scores[:, ~ctx.available] = -np.inf
         scores[ctx.seen[users]] = -np.inf
-        return scores
 
     def _propensity(
         self, items: np.ndarray, users: np.ndarray, ctx: ServeContext
@@ -85,12 +90,16 @@ class ScoringPolicy(Policy):
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k best finite scores per row, best first; -1 where fewer exist."""
+    """Indices of the k best finite scores per row, best first; -1 where fewer exist.
+
+    Overwrites ``scores`` (negated in place) to avoid a copy of the score block.
+    """
     n, m = scores.shape
     k_eff = min(k, m)
-    part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
+    np.negative(scores, out=scores)  # argpartition selects the smallest
+    part = np.argpartition(scores, k_eff - 1, axis=1)[:, :k_eff]
     part_scores = np.take_along_axis(scores, part, axis=1)
-    order = np.argsort(-part_scores, axis=1, kind="stable")
+    order = np.argsort(part_scores, axis=1, kind="stable")
     best = np.take_along_axis(part, order, axis=1).astype(np.int32)
     best[~np.isfinite(np.take_along_axis(part_scores, order, axis=1))] = -1
     out = np.full((n, k), -1, dtype=np.int32)

@@ -6,12 +6,14 @@ to popularity for users the window has not seen, as a production service would.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
 from implicit.nearest_neighbours import CosineRecommender
+from implicit.utils import ParameterWarning
 from threadpoolctl import threadpool_limits
 
 from policies.base import ScoringPolicy
@@ -69,7 +71,9 @@ class ItemKNNPolicy(_WindowPolicy):
         if not self._remember(window):
             return
         model = CosineRecommender(K=self.cfg.neighbours, num_threads=1)
-        model.fit(self.interactions_, show_progress=False)
+        with warnings.catch_warnings():  # implicit transposes to CSC itself and then warns
+            warnings.simplefilter("ignore", ParameterWarning)
+            model.fit(self.interactions_, show_progress=False)
         self.similarity_ = model.similarity.tocsr()
 
     def score(self, users: np.ndarray, ctx: ServeContext) -> np.ndarray:

@@ -146,7 +146,7 @@ RULES: dict[str, Check] = {
     "catalog.release_days": at_least(1, integer=True),
     "policy.name": one_of(*sorted(POLICIES)),
     "serving.name": one_of("batch", "realtime"),
-    "serving.k": between(1, "catalog.n_items", integer=True),
+    "serving.k": between(1, "catalog.n_items", integer=True),  # position is logged as int16
     "serving.spare": at_least(0, integer=True),
     "train.window_days": at_least(1, integer=True),
     "train.label": one_of("click", "complete"),

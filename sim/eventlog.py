@@ -24,7 +24,7 @@ SCHEMA = pa.schema(
         ("time", pa.float32()),  # hours since the start of the run
         ("user", pa.int32()),
         ("session", pa.int64()),
-        ("position", pa.int8()),  # 0 = top of the slate
+        ("position", pa.int16()),  # 0 = top of the slate
         ("item", pa.int32()),
         ("arm", pa.dictionary(pa.int8(), pa.string())),
         ("policy", pa.dictionary(pa.int8(), pa.string())),

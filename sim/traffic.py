@@ -14,6 +14,8 @@ from sim.config import TrafficConfig
 
 def tick_shares(tick_hours: float, cfg: TrafficConfig) -> np.ndarray:
     """Expected share of a day's sessions falling in each tick (sums to 1)."""
+    if not (24.0 / tick_hours).is_integer():
+        raise ValueError(f"a tick of {tick_hours} h does not divide a day")
     edges = np.arange(0.0, 24.0 + tick_hours / 2, tick_hours)
     phase = 2 * np.pi * (edges - cfg.peak_hour) / 24
     integral = edges + cfg.diurnal_amplitude * 24 / (2 * np.pi) * np.sin(phase)

@@ -25,7 +25,7 @@ def build_window(
     frame = log.read(days, WINDOW_COLUMNS)
     positive = frame["clicked"].to_numpy(dtype=bool)
     if cfg.label == "complete":
-        positive &= frame["completion"].to_numpy() >= complete_at
+        positive = positive & (frame["completion"].to_numpy() >= complete_at)
     users = frame["user"].to_numpy()[positive]
     items = frame["item"].to_numpy()[positive]
     ones = np.ones(users.size, dtype=np.float32)

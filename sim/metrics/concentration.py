@@ -27,7 +27,7 @@ def top_share(counts: np.ndarray, fraction: float = 0.01) -> float:
     total = x.sum()
     if total == 0:
         return 0.0
-    top = max(1, math.ceil(fraction * x.size))
+    top = _count(fraction, x.size)
     return float(np.sort(x)[-top:].sum() / total)
 
 
@@ -52,6 +52,11 @@ def graveyard(counts: np.ndarray, true_value: np.ndarray, top_fraction: float = 
     x, value = np.asarray(counts), np.asarray(true_value)
     if x.size == 0:
         return 0
-    top = max(1, math.ceil(top_fraction * x.size))
+    top = _count(top_fraction, x.size)
     best = np.argsort(-value, kind="stable")[:top]
     return int((x[best] == 0).sum())
+
+
+def _count(fraction: float, n: int) -> int:
+    """ceil(fraction * n), at least 1, immune to float noise (0.07 * 100 = 7.000000000000001)."""
+    return max(1, math.ceil(round(fraction * n, 9)))

@@ -1,0 +1,97 @@
+"""Bad input stops the run before simulating, with one line naming the field and range."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from experiments.preflight import check_command_line, check_job, expand_sweep
+from sim.config import ConfigError, RunConfig
+
+
+def test_default_config_composes_and_is_valid() -> None:
+    cfg = check_job([])
+    assert isinstance(cfg, RunConfig)
+    assert (cfg.users.n_users, cfg.catalog.n_items, cfg.days) == (10000, 2000, 30)
+    assert cfg.policy.name == "als" and cfg.serving.name == "batch"
+
+
+@pytest.mark.parametrize("policy", ["random", "popular", "item_knn", "als", "oracle"])
+@pytest.mark.parametrize("serving", ["batch", "realtime"])
+def test_every_group_option_composes(policy: str, serving: str) -> None:
+    cfg = check_job([f"policy={policy}", f"serving={serving}", "users=small", "catalog=small"])
+    assert cfg.policy.name == policy and cfg.serving.name == serving
+
+
+@pytest.mark.parametrize(
+    ("override", "field", "allowed"),
+    [
+        ("users.n_users=-5", "users.n_users", ">= 1"),
+        ("serving.k=5000", "serving.k", "1..2000 (catalog.n_items)"),
+        ("tick_minutes=7", "tick_minutes", "divisor of 1440"),
+        ("days=0", "days", ">= 1"),
+        ("users.niche_fraction=1.5", "users.niche_fraction", "0.0..1.0"),
+        ("users.choice.position_bias=linear", "users.choice.position_bias", "log, geometric"),
+        ("policy.factors=0", "policy.factors", ">= 1"),
+        ("train.label=views", "train.label", "click, complete"),
+        ("seed=-1", "seed", "null or >= 0"),
+    ],
+)
+def test_out_of_range_value_names_field_and_range(override: str, field: str, allowed: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        check_job([override])
+    message = str(err.value)
+    assert message.startswith(field) and allowed in message
+    assert "\n" not in message
+
+
+def test_unknown_group_choice_lists_the_options() -> None:
+    with pytest.raises(ConfigError, match="policy='nope' is not a known choice: allowed als, "):
+        check_job(["policy=nope"])
+
+
+def test_type_error_names_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"^users\.n_users: "):
+        check_job(["users.n_users=many"])
+
+
+def test_sweep_expands_to_every_job_and_checks_each() -> None:
+    jobs = list(expand_sweep(["policy=random,popular", "seed=0,1,2"]))
+    assert len(jobs) == 6 and ["policy=popular", "seed=2"] in jobs
+    with pytest.raises(ConfigError, match="serving.k"):
+        check_command_line(["-m", "serving.k=5,50000", "catalog=small"])
+
+
+def test_seed_null_is_allowed() -> None:
+    assert check_job(["seed=null"]).seed is None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["users.n_users=-5"],
+        ["policy=nope"],
+        ["serving.k=5000"],
+        ["tick_minutes=7"],
+        ["-m", "policy=random,nope"],
+    ],
+)
+def test_cli_rejects_bad_input_cleanly(args: list[str], tmp_path: Path) -> None:
+    """Exit non-zero, one line on stderr, no traceback, no run directory."""
+    done = subprocess.run(
+        [sys.executable, "-c", "from experiments.run import cli; cli()", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HYDRA_FULL_ERROR": "0"},
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("recloop: config error: ")
+    assert "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []

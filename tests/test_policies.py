@@ -1,0 +1,283 @@
+"""Every policy against the shared contract, plus behaviour with known right answers."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pytest
+from scipy.stats import chisquare
+
+from agents.catalog import CatalogConfig, generate_catalog
+from agents.choice import ChoiceConfig, utility_for_all_items
+from agents.population import PopulationConfig, generate_population
+from contracts import (
+    ITEMS_PER_BLOCK,
+    N_ITEMS,
+    N_USERS,
+    PolicyContract,
+    check_slates,
+    context,
+    planted,
+    qualifying,
+    seeded_rng,
+)
+from policies.base import Policy, top_k
+from policies.factor import ALSConfig, ALSPolicy, ItemKNNConfig, ItemKNNPolicy
+from policies.oracle import GroundTruth, OracleConfig, OraclePolicy
+from policies.simple import PopularConfig, PopularPolicy, RandomConfig, RandomPolicy
+from policies.types import ItemMetadata, Slates
+from sim.serving import drop_seen
+
+# implicit's own kNN fit converts a COO intermediate it builds itself; not our concern
+pytestmark = pytest.mark.filterwarnings("ignore:Method expects CSR input")
+
+K = 5
+# regularization 1.0 rather than the default 0.05: with 8 factors and ~430 positives the
+# default overfits the toy window (in-block share at k=5 dips to ~0.88 on some seeds)
+SMALL_ALS = ALSConfig(factors=8, iterations=5, regularization=1.0)
+
+
+@lru_cache(maxsize=1)
+def small_truth() -> GroundTruth:
+    """A hidden world the size of the planted dataset, for the oracle."""
+    rng = np.random.default_rng(123)
+    catalog = generate_catalog(CatalogConfig(n_items=N_ITEMS, n_genres=2, latent_dim=8), rng)
+    population = generate_population(PopulationConfig(n_users=N_USERS), catalog, rng)
+    return GroundTruth(catalog, population, ChoiceConfig())
+
+
+# --- the contract, once per policy -------------------------------------------------------
+
+
+class TestRandomContract(PolicyContract):
+    def make_policy(self, items: ItemMetadata, rng: np.random.Generator) -> Policy:
+        return RandomPolicy(items, rng, RandomConfig())
+
+
+class TestPopularContract(PolicyContract):
+    def make_policy(self, items: ItemMetadata, rng: np.random.Generator) -> Policy:
+        return PopularPolicy(items, rng, PopularConfig())
+
+
+class TestItemKNNContract(PolicyContract):
+    def make_policy(self, items: ItemMetadata, rng: np.random.Generator) -> Policy:
+        return ItemKNNPolicy(items, rng, ItemKNNConfig(neighbours=10))
+
+
+class TestALSContract(PolicyContract):
+    def make_policy(self, items: ItemMetadata, rng: np.random.Generator) -> Policy:
+        return ALSPolicy(items, rng, SMALL_ALS)
+
+
+class TestOracleContract(PolicyContract):
+    def make_policy(self, items: ItemMetadata, rng: np.random.Generator) -> Policy:
+        return OraclePolicy(items, rng, OracleConfig(), small_truth())
+
+
+# --- behaviour with known answers ----------------------------------------------------------
+
+
+def fitted(policy_cls: type[Policy], cfg: object, offset: int = 0) -> Policy:
+    data = planted()
+    policy = policy_cls(data.items, seeded_rng(offset), cfg)
+    policy.fit(data.window)
+    return policy
+
+
+def test_planted_popularity_has_no_ties_at_the_top() -> None:
+    """The behaviour tests below assume a unique popularity order for the top K + 1 items."""
+    top = np.sort(planted().counts)[::-1][: K + 2]
+    assert (np.diff(top) < 0).all(), top
+
+
+@pytest.mark.parametrize(
+    ("policy_cls", "cfg"),
+    [(ItemKNNPolicy, ItemKNNConfig(neighbours=10)), (ALSPolicy, SMALL_ALS)],
+    ids=["item_knn", "als"],
+)
+@pytest.mark.parametrize("offset", [0, 1, 2])
+def test_collaborative_filtering_finds_the_planted_blocks(
+    policy_cls: type[Policy], cfg: object, offset: int
+) -> None:
+    """Warm users get at least 90 % of their slate from their own block (chance: 50 %)."""
+    data = planted()
+    policy = fitted(policy_cls, cfg, offset)
+    warm = data.warm
+    slates = policy.recommend(warm, K, context(seen=data.seen))
+    assert (slates.items >= 0).all()
+    in_block = data.item_block[slates.items] == data.user_block[warm][:, None]
+    assert in_block.mean() >= 0.9, in_block.mean()
+
+
+def test_popular_ranks_by_window_counts() -> None:
+    data = planted()
+    ctx = context(seen=data.seen)
+    users = np.arange(N_USERS)
+    slates = fitted(PopularPolicy, PopularConfig()).recommend(users, K, ctx)
+    allowed = qualifying(users, ctx)
+    best_unseen = np.argmax(np.where(allowed, data.counts, -1.0), axis=1)
+    np.testing.assert_array_equal(slates.items[:, 0], best_unseen)
+    shown_counts = data.counts[slates.items]
+    assert (np.diff(shown_counts, axis=1) <= 0).all(), "slate not in count order"
+    np.testing.assert_array_equal(slates.propensity, np.ones((N_USERS, K), dtype=np.float32))
+
+
+@pytest.mark.parametrize(
+    ("policy_cls", "cfg"),
+    [(ItemKNNPolicy, ItemKNNConfig(neighbours=10)), (ALSPolicy, SMALL_ALS)],
+    ids=["item_knn", "als"],
+)
+def test_cold_users_get_the_most_popular_items(policy_cls: type[Policy], cfg: object) -> None:
+    data = planted()
+    cold = data.cold
+    assert cold.size == 6
+    available = np.ones(N_ITEMS, dtype=bool)
+    available[int(np.argmax(data.counts))] = False  # the fallback must respect availability too
+    ctx = context(seen=data.seen, available=available)
+    slates = fitted(policy_cls, cfg).recommend(cold, K, ctx)
+    expected = np.argsort(-np.where(available, data.counts, -np.inf), kind="stable")[:K]
+    np.testing.assert_array_equal(slates.items, np.tile(expected, (cold.size, 1)))
+
+
+def test_random_propensity_is_one_over_allowed() -> None:
+    data = planted()
+    available = np.ones(N_ITEMS, dtype=bool)
+    available[[0, 1, ITEMS_PER_BLOCK]] = False
+    ctx = context(seen=data.seen, available=available)
+    users = np.arange(N_USERS)
+    slates = fitted(RandomPolicy, RandomConfig()).recommend(users, K, ctx)
+    allowed = qualifying(users, ctx).sum(axis=1)
+    assert slates.propensity is not None
+    expected = np.repeat((1.0 / allowed)[:, None], K, axis=1)
+    np.testing.assert_allclose(slates.propensity, expected, rtol=1e-6)
+
+
+def test_random_propensity_is_zero_on_padding() -> None:
+    available = np.zeros(N_ITEMS, dtype=bool)
+    available[:3] = True
+    ctx = context(available=available)
+    slates = fitted(RandomPolicy, RandomConfig()).recommend(np.arange(4), K, ctx)
+    assert slates.propensity is not None
+    np.testing.assert_allclose(slates.propensity[:, :3], 1 / 3, rtol=1e-6)
+    np.testing.assert_array_equal(slates.propensity[:, 3:], 0.0)
+
+
+def test_random_slates_are_uniform_over_allowed_items() -> None:
+    """6000 slates for one user with 28 allowed items: chi-square p > 1e-4 (seeded).
+
+    Counts pooled over all K positions (expected 6000·5/28 ≈ 1071 per item; items within a
+    slate are drawn without replacement, which only makes the test conservative) and at
+    position 0 alone (expected ≈ 214 per item). Disallowed items must never appear.
+    """
+    n = 6000
+    data = planted()
+    available = np.ones(N_ITEMS, dtype=bool)
+    available[[5, 25]] = False
+    ctx = context(seen=data.seen, available=available)
+    user = int(data.warm[0])
+    allowed = np.flatnonzero(qualifying(np.array([user]), ctx)[0])
+    assert allowed.size == N_ITEMS - 2 - 8 + int(data.seen[user, [5, 25]].sum())
+    slates = fitted(RandomPolicy, RandomConfig()).recommend(np.full(n, user), K, ctx)
+    pooled = np.bincount(slates.items.ravel(), minlength=N_ITEMS)
+    first = np.bincount(slates.items[:, 0], minlength=N_ITEMS)
+    assert pooled.sum() == pooled[allowed].sum() == n * K
+    assert chisquare(pooled[allowed]).pvalue > 1e-4
+    assert chisquare(first[allowed]).pvalue > 1e-4
+
+
+def test_random_depends_on_seed() -> None:
+    ctx = context()
+    users = np.arange(N_USERS)
+    a = fitted(RandomPolicy, RandomConfig(), offset=1).recommend(users, K, ctx)
+    b = fitted(RandomPolicy, RandomConfig(), offset=2).recommend(users, K, ctx)
+    assert (a.items != b.items).any()
+
+
+def test_oracle_serves_true_top_k_among_allowed_items() -> None:
+    truth = small_truth()
+    data = planted()
+    available = np.ones(N_ITEMS, dtype=bool)
+    available[[2, 17, 31]] = False
+    ctx = context(seen=data.seen, available=available)
+    users = np.arange(N_USERS)
+    policy = OraclePolicy(data.items, seeded_rng(), OracleConfig(), truth)
+    slates = policy.recommend(users, K, ctx)
+    utility = utility_for_all_items(truth.population.taste, truth.catalog, truth.choice)
+    utility = np.where(qualifying(users, ctx), utility.astype(np.float64), -np.inf)
+    expected = np.argsort(-utility, axis=1, kind="stable")[:, :K]
+    np.testing.assert_array_equal(slates.items, expected)
+
+
+# --- shared machinery: top_k and drop_seen -------------------------------------------------
+
+INF = np.inf
+
+
+@pytest.mark.parametrize(
+    ("scores", "k", "expected"),
+    [
+        ([[3.0, 1.0, 2.0, 0.5]], 2, [[0, 2]]),
+        ([[3.0, 1.0, 2.0, -INF]], 4, [[0, 2, 1, -1]]),  # -inf never shown
+        ([[-INF, 5.0, -INF, 1.0]], 3, [[1, 3, -1]]),  # k > number of finite scores
+        ([[2.0, 1.0]], 4, [[0, 1, -1, -1]]),  # k > number of items
+        ([[-INF, -INF, -INF]], 2, [[-1, -1]]),  # nothing qualifies
+        ([[0.1, 0.9, 0.5], [-INF, 0.2, 0.3]], 3, [[1, 2, 0], [2, 1, -1]]),  # rows independent
+        ([[-1.0, -3.0, -2.0]], 2, [[0, 2]]),  # negative finite scores still rank
+    ],
+)
+def test_top_k_hand_cases(scores: list[list[float]], k: int, expected: list[list[int]]) -> None:
+    out = top_k(np.array(scores), k)  # a fresh array: top_k may overwrite its argument
+    assert out.dtype == np.int32
+    np.testing.assert_array_equal(out, np.array(expected))
+
+
+def test_top_k_matches_full_sort() -> None:
+    rng = np.random.default_rng(0)
+    scores = rng.random((50, 30))
+    scores[rng.random(scores.shape) < 0.3] = -INF
+    out = top_k(scores.copy(), 10)  # top_k may overwrite its argument
+    for row in range(scores.shape[0]):
+        finite = np.flatnonzero(np.isfinite(scores[row]))
+        best = finite[np.argsort(-scores[row, finite])][:10]
+        np.testing.assert_array_equal(out[row, : best.size], best)
+        assert (out[row, best.size :] == -1).all()
+
+
+def test_drop_seen_keeps_order_drops_seen_and_pads() -> None:
+    seen = np.zeros((4, 8), dtype=bool)
+    seen[2, [1]] = True
+    seen[0, [0, 2]] = True
+    seen[3, [4, 5, 6, 7]] = True
+    users = np.array([2, 0, 3])
+    items = np.array(
+        [
+            [3, 1, 4, -1, 2],  # user 2 watched 1; a -1 hole in the middle is skipped
+            [0, 5, 2, 3, 1],  # user 0 watched 0 and 2
+            [4, 5, 6, 7, -1],  # user 3 watched all four: nothing left
+        ],
+        dtype=np.int32,
+    )
+    prop = np.arange(15, dtype=np.float32).reshape(3, 5) / 100 + 0.01
+    out = drop_seen(Slates(items, prop), users, seen, k=3)
+    np.testing.assert_array_equal(out.items, [[3, 4, 2], [5, 3, 1], [-1, -1, -1]])
+    assert out.items.dtype == np.int32
+    assert out.propensity is not None
+    np.testing.assert_allclose(out.propensity, [[0.01, 0.03, 0.05], [0.07, 0.09, 0.10], [0, 0, 0]])
+
+
+def test_drop_seen_without_propensity_and_partial_padding() -> None:
+    seen = np.zeros((1, 6), dtype=bool)
+    seen[0, [1, 2]] = True
+    out = drop_seen(Slates(np.array([[1, 5, 2, 0]], dtype=np.int32)), np.array([0]), seen, k=3)
+    np.testing.assert_array_equal(out.items, [[5, 0, -1]])
+    assert out.propensity is None
+
+
+def test_drop_seen_output_passes_the_slate_contract() -> None:
+    data = planted()
+    policy = fitted(PopularPolicy, PopularConfig())
+    users = np.arange(N_USERS)
+    night = policy.recommend(users, K + 10, context())  # ranked before anything was watched
+    ctx = context(seen=data.seen)
+    check_slates(drop_seen(night, users, ctx.seen, K), users, K, ctx)
