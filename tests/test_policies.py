@@ -29,9 +29,6 @@ from policies.simple import PopularConfig, PopularPolicy, RandomConfig, RandomPo
 from policies.types import ItemMetadata, Slates
 from sim.serving import drop_seen
 
-# implicit's own kNN fit converts a COO intermediate it builds itself; not our concern
-pytestmark = pytest.mark.filterwarnings("ignore:Method expects CSR input")
-
 K = 5
 # regularization 1.0 rather than the default 0.05: with 8 factors and ~430 positives the
 # default overfits the toy window (in-block share at k=5 dips to ~0.88 on some seeds)
