@@ -70,12 +70,13 @@ class ScoringPolicy(Policy):
     def _mask(self, scores: np.ndarray, users: np.ndarray, ctx: ServeContext) -> None:
         """In place: forbid unreleased and watched items; break exact ties at random.
 
-        The jitter is about 16 float32 ulps of the largest score: enough to order equal
-        scores (popularity counts, cold users) at random, too small to reorder real gaps.
+        The jitter is about 16 float32 ulps of each row's largest score: enough to order equal
+        scores (popularity counts, cold users) at random per user, too small to reorder real
+        gaps. It is scaled per row so one user's large scores never drown another's small ones.
         """
-        spread = float(np.abs(scores).max(initial=0.0))
+        spread = np.abs(scores).max(axis=1, keepdims=True)
         jitter = self.rng.random(scores.shape, dtype=np.float32)
-        jitter *= np.float32(1e-6 * spread + 1e-30)
+        jitter *= 1e-6 * spread + np.float32(1e-30)
         scores += jitter
         scores[:, ~ctx.available] = -np.inf
         scores[ctx.seen[users]] = -np.inf

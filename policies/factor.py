@@ -20,7 +20,7 @@ from policies.base import ScoringPolicy
 from policies.simple import item_counts
 from policies.types import ServeContext, TrainingWindow
 
-COLD_START_WEIGHT = 1e-6  # popularity prior, small enough to only order ties (cold users)
+PRIOR_WEIGHT = 1e-3  # popularity prior relative to a user's own top score: orders only near-ties
 
 
 @dataclass
@@ -47,17 +47,21 @@ class _WindowPolicy(ScoringPolicy):
     """Shared plumbing: keep the window's matrix and a popularity prior for cold users."""
 
     interactions_: sp.csr_matrix | None = None
-    prior_: np.ndarray | None = None
+    popularity_: np.ndarray | None = None  # window counts scaled to [0, 1]
 
     def _remember(self, window: TrainingWindow) -> bool:
         """Store the window; False when it holds no positives (nothing to fit on)."""
         self.interactions_ = window.interactions.astype(np.float32).tocsr()
         counts = item_counts(window, self.items.n_items)
-        self.prior_ = COLD_START_WEIGHT * counts / max(counts.max(initial=0.0), 1.0)
+        self.popularity_ = counts / max(counts.max(initial=0.0), 1.0)
         return self.interactions_.nnz > 0
 
-    def _prior(self) -> np.ndarray:
-        return self.prior_ if self.prior_ is not None else np.zeros(self.items.n_items)
+    def _with_prior(self, scores: np.ndarray) -> np.ndarray:
+        """Add popularity as a per-user tie-breaker; it is the whole ranking for cold users."""
+        pop = self.popularity_ if self.popularity_ is not None else np.zeros(self.items.n_items)
+        scale = np.abs(scores).max(axis=1, keepdims=True)
+        scale[scale == 0] = 1.0
+        return scores + PRIOR_WEIGHT * scale * pop
 
 
 class ItemKNNPolicy(_WindowPolicy):
@@ -77,11 +81,10 @@ class ItemKNNPolicy(_WindowPolicy):
         self.similarity_ = model.similarity.tocsr()
 
     def score(self, users: np.ndarray, ctx: ServeContext) -> np.ndarray:
-        prior = self._prior()
         if self.similarity_ is None or self.interactions_ is None:
-            return np.broadcast_to(prior, (users.size, prior.size))
+            return self._with_prior(np.zeros((users.size, self.items.n_items), np.float32))
         history = self.interactions_[users]
-        return (history @ self.similarity_).toarray() + prior
+        return self._with_prior((history @ self.similarity_).toarray())
 
 
 class ALSPolicy(_WindowPolicy):
@@ -109,7 +112,6 @@ class ALSPolicy(_WindowPolicy):
         self.user_factors_, self.item_factors_ = model.user_factors, model.item_factors
 
     def score(self, users: np.ndarray, ctx: ServeContext) -> np.ndarray:
-        prior = self._prior()
         if self.user_factors_ is None or self.item_factors_ is None:
-            return np.broadcast_to(prior, (users.size, prior.size))
-        return self.user_factors_[users] @ self.item_factors_.T + prior
+            return self._with_prior(np.zeros((users.size, self.items.n_items), np.float32))
+        return self._with_prior(self.user_factors_[users] @ self.item_factors_.T)

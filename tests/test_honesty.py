@@ -90,7 +90,7 @@ def test_policy_modules_are_found() -> None:
     assert {"base.py", "simple.py", "factor.py", "oracle.py", "registry.py"} <= names
 
 
-@pytest.mark.parametrize("path", policy_modules(), ids=lambda p: p.relative_to(POLICIES_DIR).as_posix())
+@pytest.mark.parametrize("path", policy_modules(), ids=lambda p: p.name)
 def test_only_the_oracle_imports_agents(path: Path) -> None:
     found = forbidden_imports(path.read_text())
     if path.relative_to(POLICIES_DIR).as_posix() in ALLOWED_TO_READ_TRUTH:
@@ -99,7 +99,7 @@ def test_only_the_oracle_imports_agents(path: Path) -> None:
         assert not found, f"policies/{path.name} reaches ground truth: {found}"
 
 
-@pytest.mark.parametrize("path", policy_modules(), ids=lambda p: p.relative_to(POLICIES_DIR).as_posix())
+@pytest.mark.parametrize("path", policy_modules(), ids=lambda p: p.name)
 def test_no_policy_module_imports_the_engine(path: Path) -> None:
     """``sim`` and ``experiments`` hold the world; importing them would tunnel under the wall."""
     assert not forbidden_imports(path.read_text(), roots=("sim", "experiments"))
@@ -114,7 +114,7 @@ def test_no_policy_module_imports_the_engine(path: Path) -> None:
         "import agents.choice as choice",
         "import numpy as np, agents.catalog",
         "def f():\n    from agents.catalog import Catalog\n    return Catalog",
-        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from agents.catalog import Catalog",
+        "if TYPE_CHECKING:\n    from agents.catalog import Catalog",
         "import importlib\nmod = importlib.import_module('agents.population')",
         "from importlib import import_module\nmod = import_module(name='agents')",
         "truth = __import__('agents.catalog')",
@@ -124,7 +124,7 @@ def test_no_policy_module_imports_the_engine(path: Path) -> None:
 def test_checker_flags_every_import_form(source: str) -> None:
     """What ``policies/factor.py`` would look like if it gained a path to ground truth."""
     factor = (POLICIES_DIR / "factor.py").read_text()
-    assert forbidden_imports(factor + "\n" + source + "\n")
+    assert len(forbidden_imports(factor + "\n" + source + "\n")) > len(forbidden_imports(factor))
 
 
 @pytest.mark.parametrize(
@@ -161,7 +161,8 @@ def hidden_arrays(world: World) -> dict[str, np.ndarray]:
             value = getattr(obj, f.name)
             if isinstance(value, np.ndarray):
                 named[f"{owner}.{f.name}"] = value
-    assert {"population.taste", "catalog.vectors", "catalog.quality", "catalog.appeal"} <= set(named)
+    required = {"population.taste", "catalog.vectors", "catalog.quality", "catalog.appeal"}
+    assert required <= set(named)
     return named
 
 
@@ -180,7 +181,7 @@ def reachable(root: object, max_depth: int = 8) -> Iterator[tuple[str, object]]:
 
 
 def _children(path: str, obj: object) -> list[tuple[str, object]]:
-    if isinstance(obj, (str, bytes, int, float, complex, bool, type(None), np.ndarray, np.generic)):
+    if isinstance(obj, (str, bytes, int, float, complex, type(None), np.ndarray, np.generic)):
         return []
     if isinstance(obj, (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType)):
         return []
@@ -233,7 +234,8 @@ def policy_config(name: str) -> Any:
 def exercised(name: str) -> tuple[Policy, World]:
     """A policy built like ``sim/story.py`` does, fitted (empty, then real) and served."""
     world, streams = small_world()
-    policy = make_policy(policy_config(name), world.metadata(), streams.rng("policy"), world.truth())
+    cfg = policy_config(name)
+    policy = make_policy(cfg, world.metadata(), streams.rng("policy"), world.truth())
     policy.fit(make_window(sp.csr_matrix((world.population.n_users, world.catalog.n_items)), 0))
     window = random_window(world, np.random.default_rng(5))
     policy.fit(window)

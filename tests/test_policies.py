@@ -137,6 +137,22 @@ def test_cold_users_get_the_most_popular_items(policy_cls: type[Policy], cfg: ob
     np.testing.assert_array_equal(slates.items, np.tile(expected, (cold.size, 1)))
 
 
+@pytest.mark.parametrize(
+    ("policy_cls", "cfg"),
+    [(ItemKNNPolicy, ItemKNNConfig(neighbours=10)), (ALSPolicy, SMALL_ALS)],
+    ids=["item_knn", "als"],
+)
+def test_cold_users_get_popular_items_when_batched_with_warm_users(
+    policy_cls: type[Policy], cfg: object
+) -> None:
+    """Batch serving ranks every active user in one call: cold rows must still be popular."""
+    data = planted()
+    users = np.arange(N_USERS)  # warm and cold together, as BatchServing.prepare does
+    slates = fitted(policy_cls, cfg).recommend(users, K, context(seen=data.seen))
+    expected = np.argsort(-data.counts, kind="stable")[:K]
+    np.testing.assert_array_equal(slates.items[data.cold], np.tile(expected, (data.cold.size, 1)))
+
+
 def test_random_propensity_is_one_over_allowed() -> None:
     data = planted()
     available = np.ones(N_ITEMS, dtype=bool)
