@@ -53,13 +53,15 @@ class ServeContext:
 
     ``available`` marks items released by now. ``seen`` marks, per user, everything already
     watched as logged (dense: n_users × n_items bytes, 20 MB for the default world); policies
-    never recommend those again.
+    never recommend those again. ``recent`` holds today's logged positives so far (users ×
+    items) for real-time serving to fold in; ``None`` when the serving path has none (batch).
     """
 
     day: int
     hour: float
     available: np.ndarray  # bool[n_items]
     seen: np.ndarray  # bool[n_users, n_items]
+    recent: sp.csr_matrix | None = None
 
 
 @dataclass(frozen=True)
