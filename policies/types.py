@@ -55,6 +55,8 @@ class ServeContext:
     watched as logged (dense: n_users × n_items bytes, 20 MB for the default world); policies
     never recommend those again. ``recent`` holds today's logged positives so far (users ×
     items) for real-time serving to fold in; ``None`` when the serving path has none (batch).
+    ``candidates``, when set, restricts each user to a precomputed candidate set (hybrid
+    serving re-ranks last night's candidates in real time).
     """
 
     day: int
@@ -62,6 +64,7 @@ class ServeContext:
     available: np.ndarray  # bool[n_items]
     seen: np.ndarray  # bool[n_users, n_items]
     recent: sp.csr_matrix | None = None
+    candidates: np.ndarray | None = None  # bool[n_users, n_items]
 
 
 @dataclass(frozen=True)

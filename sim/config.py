@@ -31,11 +31,12 @@ class UsersConfig(PopulationConfig):
 
 @dataclass
 class ServingConfig:
-    """How slates reach users: precomputed nightly (batch) or ranked per request (realtime)."""
+    """How slates reach users: batch (nightly lists), realtime (per request) or hybrid."""
 
     name: str = "batch"
     k: int = 10
     spare: int = 10  # extra batch candidates per user to replace items watched during the day
+    hybrid_candidates: int = 100  # hybrid: nightly candidates per user, re-ranked per request
 
 
 @dataclass
@@ -55,6 +56,54 @@ class TrafficConfig:
 
 
 @dataclass
+class ValidationConfig:
+    """Tolerances of the nightly data checks."""
+
+    enabled: bool = True
+    max_null_rate: float = 0.0  # for every column except propensity (null = unknown)
+    volume_low: float = 0.5  # a day below this × the trailing mean volume fails
+    volume_high: float = 2.0  # ... and above this ×
+    trailing_days: int = 7
+
+
+@dataclass
+class PipelineConfig:
+    """How the nightly job decides what serves tomorrow (see sim/pipeline/nightly.py)."""
+
+    gate: bool = True
+    gate_metric: str = "ndcg"  # one of precision, recall, ndcg, hit_rate, mrr
+    gate_ratio: float = 0.98  # candidate must reach this × production's offline metric
+    eval_users: int = 2000  # held-out users sampled for offline evaluation
+    refit_after_gate: bool = True  # retrain a passing candidate on days < d before deploying
+    rollback_ctr_drop: float = 0.0  # 0 = off; else roll back a new model whose CTR falls this much
+    save_models: bool = True  # keep every candidate's artifact under models/
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+
+
+@dataclass
+class FaultConfig:
+    """What goes wrong and how often. Defaults: nothing does."""
+
+    outage_rate: float = 0.0  # model-server outages per day (Poisson)
+    outage_hours: float = 1.0  # mean outage duration (exponential)
+    nightly_failure_rate: float = 0.0  # probability that a nightly job crashes
+    failed_nights: list[int] = field(default_factory=list)  # nights (before day d) that crash
+    log_loss_days: list[int] = field(default_factory=list)  # days whose log loses rows
+    log_loss_fraction: float = 0.7  # share of rows a lossy day drops
+
+
+@dataclass
+class ControllerConfig:
+    """Adaptive exploration: raise epsilon while the top 1% of items hog impressions."""
+
+    adaptive_epsilon: bool = False
+    target_top1_share: float = 0.5
+    step: float = 1.5  # multiply (share above target) or divide (below) epsilon by this
+    min_epsilon: float = 0.01
+    max_epsilon: float = 0.5
+
+
+@dataclass
 class RunConfig:
     """Root of the Hydra config tree."""
 
@@ -70,6 +119,9 @@ class RunConfig:
     serving: ServingConfig = field(default_factory=ServingConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     traffic: TrafficConfig = field(default_factory=TrafficConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    faults: FaultConfig = field(default_factory=FaultConfig)
+    controller: ControllerConfig = field(default_factory=ControllerConfig)
 
 
 Check = Callable[[Any, RunConfig], str | None]  # returns the allowed range when violated
@@ -145,13 +197,30 @@ RULES: dict[str, Check] = {
     "catalog.initial_fraction": between(0.001, 1.0),
     "catalog.release_days": at_least(1, integer=True),
     "policy.name": one_of(*sorted(POLICIES)),
-    "serving.name": one_of("batch", "realtime"),
+    "serving.name": one_of("batch", "realtime", "hybrid"),
+    "serving.hybrid_candidates": between(1, "catalog.n_items", integer=True),
     "serving.k": between(1, "catalog.n_items", integer=True),  # position is logged as int16
     "serving.spare": at_least(0, integer=True),
     "train.window_days": at_least(1, integer=True),
     "train.label": one_of("click", "complete"),
     "traffic.diurnal_amplitude": UNIT,
     "traffic.peak_hour": between(0.0, 24.0),
+    "pipeline.gate_metric": one_of("precision", "recall", "ndcg", "hit_rate", "mrr"),
+    "pipeline.gate_ratio": at_least(0),
+    "pipeline.eval_users": at_least(1, integer=True),
+    "pipeline.rollback_ctr_drop": UNIT,
+    "pipeline.validation.max_null_rate": UNIT,
+    "pipeline.validation.volume_low": at_least(0),
+    "pipeline.validation.volume_high": at_least(0, strict=True),
+    "pipeline.validation.trailing_days": at_least(1, integer=True),
+    "faults.outage_rate": at_least(0),
+    "faults.outage_hours": at_least(0, strict=True),
+    "faults.nightly_failure_rate": UNIT,
+    "faults.log_loss_fraction": UNIT,
+    "controller.target_top1_share": UNIT,
+    "controller.step": at_least(1, strict=True),
+    "controller.min_epsilon": UNIT,
+    "controller.max_epsilon": UNIT,
 }
 POLICY_RULES: dict[str, dict[str, Check]] = {
     "item_knn": {"neighbours": at_least(1, integer=True)},

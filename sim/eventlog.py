@@ -35,7 +35,8 @@ SCHEMA = pa.schema(
         ("completion", pa.float32()),  # fraction watched; 0 when not clicked
     ]
 )
-NUMERIC = [f.name for f in SCHEMA if not pa.types.is_dictionary(f.type)]
+SERVING_PATHS = ("batch", "realtime", "popular")  # serving_path codes 0, 1, 2
+ROW_COLUMNS = [f.name for f in SCHEMA if not pa.types.is_dictionary(f.type)] + ["serving_path"]
 
 
 class EventLog:
@@ -52,12 +53,24 @@ class EventLog:
         return self.root / f"day={day:04d}.parquet"
 
     def append(self, labels: dict[str, str], **columns: np.ndarray) -> None:
-        """Buffer rows for today; ``labels`` are the day's constant string columns."""
-        missing = set(NUMERIC) - set(columns)
+        """Buffer rows for today.
+
+        ``labels`` are the day's constant string columns (arm, policy); ``serving_path`` comes
+        per row as codes into ``SERVING_PATHS``.
+        """
+        missing = set(ROW_COLUMNS) - set(columns)
         if missing:
             raise ValueError(f"impression rows lack columns {sorted(missing)}")
         self._labels = labels
         self._chunks.append(columns)
+
+    def lose(self, fraction: float, rng: np.random.Generator) -> None:
+        """Fault injection: drop a random ``fraction`` of today's buffered rows."""
+        self._chunks = [
+            {name: col[keep] for name, col in chunk.items()}
+            for chunk in self._chunks
+            for keep in [rng.random(len(chunk["item"])) >= fraction]
+        ]
 
     def seal(self, day: int) -> Path:
         """Write today's buffer as the immutable partition for ``day``."""
@@ -70,6 +83,10 @@ class EventLog:
         self.digests[day] = hashlib.sha256(path.read_bytes()).hexdigest()
         self._chunks = []
         return path
+
+    def table(self, day: int) -> pa.Table:
+        """One sealed day as written."""
+        return pq.read_table(self.path(day))
 
     def read(self, days: list[int], columns: list[str] | None = None) -> pd.DataFrame:
         """Rows of the given sealed days, in day order."""
@@ -87,7 +104,10 @@ class EventLog:
         n = sum(len(c["item"]) for c in self._chunks)
         arrays = []
         for f in SCHEMA:
-            if pa.types.is_dictionary(f.type):
+            if f.name == "serving_path":
+                codes = _column(self._chunks, f.name, pa.int8())
+                arrays.append(pa.DictionaryArray.from_arrays(codes, pa.array(SERVING_PATHS)))
+            elif pa.types.is_dictionary(f.type):
                 label = self._labels.get(f.name, "")
                 indices = pa.array(np.zeros(n, dtype=np.int8), pa.int8())
                 arrays.append(pa.DictionaryArray.from_arrays(indices, pa.array([label])))

@@ -1,30 +1,53 @@
-"""Serving paths: nightly precomputed slates (batch) or ranking per request (realtime).
+"""Serving paths and the fallback chain: real-time ranker → last batch list → most popular.
 
-Batch serving is stale by design: the slate was ranked last night. It precomputes
-``k + spare`` candidates per user so items watched earlier today can be dropped at request
-time without calling the model.
+* ``batch``: slates ranked at night for every active user, looked up during the day (stale
+  by design); items watched since are dropped, so ``k + spare`` are precomputed.
+* ``realtime``: ranked per request by the deployed model with today's interactions folded
+  in (``ServeContext.recent``).
+* ``hybrid``: the night ranks a long candidate list per user; requests re-rank within it in
+  real time.
+
+Whatever the mode, a request is always answered: when the model server is down (an
+injected outage) or a user's batch row is empty, the next path in the chain serves it, and
+every impression records which path did.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from policies.base import Policy
 from policies.types import ServeContext, Slates
+from sim.eventlog import SERVING_PATHS
+
+BATCH, REALTIME, POPULAR = (SERVING_PATHS.index(p) for p in ("batch", "realtime", "popular"))
 
 
-class BatchServing:
-    """Rank everyone at night; during the day look up, drop watched items, keep the top k."""
+@dataclass
+class Served:
+    """Slates for a batch of requests and the path that served each row."""
 
-    path = "batch"
+    slates: Slates
+    path: np.ndarray  # int8 codes into SERVING_PATHS
 
-    def __init__(self, policy: Policy, k: int, spare: int) -> None:
-        self.policy, self.k, self.spare = policy, k, spare
+
+class Server:
+    """Holds tonight's batch lists and the popular list; answers requests by mode."""
+
+    def __init__(self, mode: str, k: int, spare: int, hybrid_candidates: int) -> None:
+        self.mode, self.k = mode, k
+        self.precompute = hybrid_candidates if mode == "hybrid" else k + spare
         self.table_: Slates | None = None
+        self.allowed_: np.ndarray | None = None  # hybrid: bool[n_users, n_items] candidates
+        self.popular_: np.ndarray = np.zeros(0, dtype=np.int32)
 
-    def prepare(self, users: np.ndarray, n_users: int, ctx: ServeContext) -> None:
-        """Precompute candidates for ``users``; others get an empty (all -1) row."""
-        ranked = self.policy.recommend(users, self.k + self.spare, ctx)
+    def prepare(self, policy: Policy, users: np.ndarray, ctx: ServeContext,
+                popularity: np.ndarray) -> None:
+        """Night: rank every active user's batch list; refresh the popular list."""
+        ranked = policy.recommend(users, self.precompute, ctx)
+        n_users = ctx.seen.shape[0]
         items = np.full((n_users, ranked.k), -1, dtype=np.int32)
         items[users] = ranked.items
         prop = None
@@ -32,26 +55,52 @@ class BatchServing:
             prop = np.zeros((n_users, ranked.k), dtype=np.float32)
             prop[users] = ranked.propensity
         self.table_ = Slates(items, prop)
+        if self.mode == "hybrid":
+            self.allowed_ = np.zeros(ctx.seen.shape, dtype=bool)
+            rows, cols = np.nonzero(items >= 0)
+            self.allowed_[rows, items[rows, cols]] = True
+        order = np.argsort(-popularity, kind="stable")
+        self.popular_ = order[: self.k + self.precompute].astype(np.int32)
 
-    def serve(self, users: np.ndarray, ctx: ServeContext) -> Slates:
-        if self.table_ is None:
-            raise RuntimeError("batch serving asked for slates before the nightly precompute")
-        return drop_seen(self.table_.take(users), users, ctx.seen, self.k)
+    def serve(self, policy: Policy, users: np.ndarray, ctx: ServeContext,
+              model_down: np.ndarray) -> Served:
+        """Answer every request; ``model_down`` marks requests during a model outage."""
+        path = np.full(users.size, BATCH, dtype=np.int8)
+        items = np.full((users.size, self.k), -1, dtype=np.int32)
+        prop = np.full((users.size, self.k), np.nan, dtype=np.float32)
+        live = ~model_down if self.mode != "batch" else np.zeros(users.size, dtype=bool)
+        if live.any():
+            self._fill(items, prop, live, self._live(policy, users[live], ctx))
+            path[live] = REALTIME
+        batch = ~live
+        if batch.any() and self.table_ is not None:
+            self._fill(items, prop, batch, drop_seen(self.table_.take(users[batch]),
+                                                     users[batch], ctx.seen, self.k))
+        empty = (items < 0).all(axis=1)
+        if empty.any():
+            self._fill(items, prop, empty, self._popular(users[empty], ctx))
+            path[empty] = POPULAR
+        return Served(Slates(items, prop), path)
 
+    def _live(self, policy: Policy, users: np.ndarray, ctx: ServeContext) -> Slates:
+        if self.mode == "hybrid":
+            ctx = replace(ctx, candidates=self.allowed_)
+        return policy.recommend(users, self.k, ctx)
 
-class RealtimeServing:
-    """Ask the policy at request time (with last night's model)."""
+    def _popular(self, users: np.ndarray, ctx: ServeContext) -> Slates:
+        """Most popular released items each user has not watched; propensity 1."""
+        pool = self.popular_[ctx.available[self.popular_]]
+        table = np.broadcast_to(pool, (users.size, pool.size)).astype(np.int32)
+        slates = drop_seen(Slates(table), users, ctx.seen, self.k)
+        return Slates(slates.items, np.where(slates.items >= 0, 1.0, 0.0).astype(np.float32))
 
-    path = "realtime"
-
-    def __init__(self, policy: Policy, k: int, spare: int = 0) -> None:
-        self.policy, self.k = policy, k
-
-    def prepare(self, users: np.ndarray, n_users: int, ctx: ServeContext) -> None:
-        """Nothing to precompute."""
-
-    def serve(self, users: np.ndarray, ctx: ServeContext) -> Slates:
-        return self.policy.recommend(users, self.k, ctx)
+    @staticmethod
+    def _fill(items: np.ndarray, prop: np.ndarray, rows: np.ndarray, slates: Slates) -> None:
+        items[rows] = slates.items
+        if slates.propensity is not None:
+            prop[rows] = slates.propensity
+        else:
+            prop[rows] = np.nan
 
 
 def drop_seen(slates: Slates, users: np.ndarray, seen: np.ndarray, k: int) -> Slates:
@@ -64,7 +113,7 @@ def drop_seen(slates: Slates, users: np.ndarray, seen: np.ndarray, k: int) -> Sl
     prop = None
     if slates.propensity is not None:
         prop = np.where(out >= 0, np.take_along_axis(slates.propensity, order, 1), 0.0)
+    if out.shape[1] < k:
+        out = np.pad(out, ((0, 0), (0, k - out.shape[1])), constant_values=-1)
+        prop = None if prop is None else np.pad(prop, ((0, 0), (0, k - prop.shape[1])))
     return Slates(out.astype(np.int32), prop)
-
-
-SERVING = {"batch": BatchServing, "realtime": RealtimeServing}

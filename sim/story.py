@@ -20,10 +20,10 @@ from pathlib import Path
 import pandas as pd
 import simpy
 
+from policies.base import Policy
 from policies.registry import make_policy
 from sim.config import RunConfig
 from sim.engine import Engine
-from sim.eventlog import EventLog
 from sim.seeding import Streams
 from sim.world import build_world
 
@@ -65,9 +65,13 @@ def simulate(cfg: RunConfig, run_dir: Path, on_day: DayCallback = lambda day: No
     """Run the whole story; the log goes to ``run_dir/log``, metrics come back as a frame."""
     streams = Streams(cfg.seed)
     world = build_world(cfg, streams)
-    policy = make_policy(cfg.policy, world.metadata(), streams.rng("policy"), world.truth())
-    log = EventLog(Path(run_dir) / "log")
-    eng = Engine(cfg, world, policy, log, streams)
+    items, truth = world.metadata(), world.truth()
+
+    def factory(version: int) -> Policy:
+        """A fresh, unfitted policy for a model version, with its own random stream."""
+        return make_policy(cfg.policy, items, streams.rng(f"policy/v{version}"), truth)
+
+    eng = Engine(cfg, world, factory, Path(run_dir), streams)
     env = simpy.Environment()
     opened = {day: env.event() for day in range(cfg.days)}
     done = env.process(nightly(env, eng, cfg.days, opened, on_day))

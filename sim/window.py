@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from policies.types import TrainingWindow
@@ -12,28 +15,38 @@ from sim.eventlog import EventLog
 WINDOW_COLUMNS = ["day", "user", "session", "position", "item", "propensity", "clicked", "completion"]
 
 
-def window_days(day: int, window: int) -> list[int]:
-    """The last ``window`` days strictly before ``day``: what a model serving ``day`` may see."""
-    return list(range(max(0, day - window), day))
+def window_days(day: int, window: int, quarantined: Collection[int] = ()) -> list[int]:
+    """The last ``window`` days strictly before ``day``, minus quarantined ones."""
+    return [d for d in range(max(0, day - window), day) if d not in quarantined]
 
 
-def build_window(
-    log: EventLog, day: int, cfg: TrainConfig, complete_at: float, shape: tuple[int, int]
-) -> TrainingWindow:
-    """Read the window's partitions and turn positive labels into a users × items matrix."""
-    days = window_days(day, cfg.window_days)
-    frame = log.read(days, WINDOW_COLUMNS)
+def positives(frame: pd.DataFrame, label: str, complete_at: float,
+              shape: tuple[int, int]) -> sp.csr_matrix:
+    """users × items counts of positive labels: clicks, or watches of at least complete_at."""
     positive = frame["clicked"].to_numpy(dtype=bool)
-    if cfg.label == "complete":
+    if label == "complete":
         positive = positive & (frame["completion"].to_numpy() >= complete_at)
     users = frame["user"].to_numpy()[positive]
     items = frame["item"].to_numpy()[positive]
     ones = np.ones(users.size, dtype=np.float32)
-    matrix = sp.csr_matrix((ones, (users, items)), shape=shape)  # duplicates are summed
+    return sp.csr_matrix((ones, (users, items)), shape=shape)  # duplicates are summed
+
+
+def build_window(
+    log: EventLog,
+    day: int,
+    cfg: TrainConfig,
+    complete_at: float,
+    shape: tuple[int, int],
+    quarantined: Collection[int] = (),
+) -> TrainingWindow:
+    """Read the window's partitions and turn positive labels into a users × items matrix."""
+    days = window_days(day, cfg.window_days, quarantined)
+    frame = log.read(days, WINDOW_COLUMNS)
     return TrainingWindow(
         day=day,
         days=tuple(days),
-        interactions=matrix,
+        interactions=positives(frame, cfg.label, complete_at, shape),
         impressions=frame,
         data_version=log.data_version(days),
     )

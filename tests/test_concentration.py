@@ -182,18 +182,24 @@ def test_graveyard_extremes() -> None:
 
 
 def make_tally() -> DayTally:
-    """A day with 6 impressions on 5 items (item 3 unreleased), 3 sessions, 2 clicks."""
+    """A day with 6 impressions on 5 items (item 3 unreleased), 3 sessions, 2 clicks.
+
+    Slates (genres in GENRE): [0, 1] (one genre), [0, 2] (two), [0, 1] (one).
+    """
     tally = DayTally(n_items=5, active_at_start=np.array([8, 2]))
     tally.add_sessions(
-        shown=np.array([0, 0, 1, 2, 0, 1]),
+        items=np.array([[0, 1], [0, 2], [0, 1]]),
+        path=np.array([0, 1, 2]),
         clicked=np.array([True, False, True]),
         completed=np.array([True, False, False]),
         utility=np.array([1.5, 9.0, 0.5]),  # the unclicked session's 9.0 must not count
+        genre=GENRE,
     )
     tally.add_churn(np.array([0, 1, 1]))  # one mainstream, two niche
     return tally
 
 
+GENRE = np.array([0, 0, 1, 1, 2])
 AVAILABLE = np.array([True, True, True, False, True])
 ITEM_VALUE = np.array([0.0, 1.0, 2.0, 100.0, 3.0])  # unreleased item 3 is the "best"
 
@@ -208,6 +214,10 @@ def test_day_metrics_online_rates() -> None:
     assert m["churn_rate_mainstream"] == pytest.approx(1 / 8)
     assert m["churn_rate_niche"] == pytest.approx(2 / 2)
     assert m["active_users"] == 10 - 3
+    # pairs (0,1): same genre; (0,2): different; (0,1) again: same -> 1 of 3 slates diverse
+    assert m["intra_list_diversity"] == pytest.approx(1 / 3)
+    for path in ("batch", "realtime", "popular"):
+        assert m[f"served_{path}_share"] == pytest.approx(1 / 3)
     assert all(isinstance(v, float) for v in m.values())
 
 
@@ -249,7 +259,8 @@ def test_day_metrics_are_nan_when_a_denominator_is_zero() -> None:
 
 def test_day_metrics_completion_rate_nan_with_impressions_but_no_clicks() -> None:
     tally = DayTally(n_items=3, active_at_start=np.array([1, 1]))
-    tally.add_sessions(np.array([0, 1, 2]), np.array([False]), np.array([False]), np.array([0.3]))
+    tally.add_sessions(np.array([[0, 1, 2]]), np.array([0]), np.array([False]), np.array([False]),
+                       np.array([0.3]), np.zeros(3, dtype=int))
     m = day_metrics(tally, np.ones(3, bool), np.zeros(3), np.zeros(3, bool))
     assert m["ctr"] == 0.0
     assert math.isnan(m["completion_rate"])

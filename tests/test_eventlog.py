@@ -12,7 +12,7 @@ from sim.config import TrainConfig
 from sim.eventlog import SCHEMA, EventLog
 from sim.window import build_window, window_days
 
-LABELS = {"arm": "main", "policy": "test", "serving_path": "batch"}
+LABELS = {"arm": "main", "policy": "test"}
 
 
 def rows(day: int, users: list[int], items: list[int], clicked: list[bool], completion: list[float]):
@@ -28,6 +28,7 @@ def rows(day: int, users: list[int], items: list[int], clicked: list[bool], comp
         propensity=np.array([np.nan] + [1.0] * (n - 1)),
         clicked=np.array(clicked),
         completion=np.array(completion),
+        serving_path=np.arange(n) % 3,
     )
 
 
@@ -48,6 +49,7 @@ def test_partition_round_trips_with_schema(tmp_path: Path) -> None:
     assert frame["item"].tolist() == [5, 6, 7]
     assert frame["propensity"].isna().tolist() == [True, False, False]
     assert set(frame["policy"]) == {"test"}
+    assert frame["serving_path"].astype(str).tolist() == ["batch", "realtime", "popular"]
     assert sorted(p.name for p in log.root.iterdir()) == ["day=0000.parquet", "day=0001.parquet"]
 
 

@@ -12,7 +12,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from agents.population import SEGMENT_NAMES
+from sim.eventlog import SERVING_PATHS
 from sim.metrics import concentration as conc
+from sim.metrics.offline import RANKING_METRICS
+from sim.metrics.slates import intra_list_diversity
+from sim.pipeline.registry import ModelRecord
 
 
 @dataclass
@@ -26,17 +30,32 @@ class DayTally:
     clicks: int = 0
     completed: int = 0
     watched_utility: float = 0.0
+    diversity_sum: float = 0.0  # sum over slates of intra-list diversity
+    diversity_slates: int = 0
     churned: np.ndarray = field(init=False)  # users per segment who churned today
+    paths: np.ndarray = field(init=False)  # sessions served per serving path
 
     def __post_init__(self) -> None:
         self.impressions = np.zeros(self.n_items, dtype=np.int64)
         self.churned = np.zeros(len(SEGMENT_NAMES), dtype=np.int64)
+        self.paths = np.zeros(len(SERVING_PATHS), dtype=np.int64)
 
     def add_sessions(
-        self, shown: np.ndarray, clicked: np.ndarray, completed: np.ndarray, utility: np.ndarray
+        self,
+        items: np.ndarray,
+        path: np.ndarray,
+        clicked: np.ndarray,
+        completed: np.ndarray,
+        utility: np.ndarray,
+        genre: np.ndarray,
     ) -> None:
-        """Count one batch: ``shown`` item ids, per-session click/complete flags, utilities."""
-        self.impressions += np.bincount(shown, minlength=self.n_items)
+        """Count one batch of sessions: slates (int[n, k], -1 empty), serving path codes,
+        click/complete flags and the true utility at the clicked position."""
+        self.impressions += np.bincount(items[items >= 0], minlength=self.n_items)
+        self.paths += np.bincount(path, minlength=len(SERVING_PATHS))
+        diversity = intra_list_diversity(items, genre)
+        self.diversity_sum += float(np.nansum(diversity))
+        self.diversity_slates += int(np.isfinite(diversity).sum())
         self.sessions += int(clicked.size)
         self.clicks += int(clicked.sum())
         self.completed += int(completed.sum())
@@ -70,7 +89,28 @@ def day_metrics(
         "completion_rate": ratio(tally.completed, tally.clicks),
         "mean_true_utility": ratio(tally.watched_utility, tally.clicks),
         "active_users": float(tally.active_at_start.sum() - tally.churned.sum()),
+        "intra_list_diversity": ratio(tally.diversity_sum, tally.diversity_slates),
     }
+    for code, name in enumerate(SERVING_PATHS):
+        metrics[f"served_{name}_share"] = ratio(tally.paths[code], tally.sessions)
     for seg, name in enumerate(SEGMENT_NAMES):
         metrics[f"churn_rate_{name}"] = ratio(tally.churned[seg], tally.active_at_start[seg])
     return {k: float(v) for k, v in metrics.items()}
+
+
+def night_metrics(record: ModelRecord, production: int | None) -> dict[str, float]:
+    """What the night before the day decided, as numbers for the metrics table."""
+    nan = float("nan")
+    gate = nan if record.gate_passed is None else float(record.gate_passed)
+    out = {
+        "model_version": float(production or 0),
+        "deployed": float(record.status in ("deployed", "rolled_back")),
+        "validation_failed": float(record.status == "validation_failed"),
+        "nightly_failed": float(record.status == "job_failed"),
+        "gate_passed": gate,
+        "rolled_back": float(record.status == "rolled_back"),
+    }
+    for name in RANKING_METRICS:
+        out[f"offline_{name}_candidate"] = record.offline.get(name, nan)
+        out[f"offline_{name}_production"] = record.production_offline.get(name, nan)
+    return out

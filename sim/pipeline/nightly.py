@@ -1,0 +1,156 @@
+"""The nightly job: validate → train → evaluate offline → gate → register → deploy.
+
+Before day d the job may use days < d. With the gate on, a candidate is trained on days
+< d-1 and it and the production model are evaluated on held-out day d-1 (neither has seen
+it). If the candidate holds at least ``gate_ratio`` × production's offline metric it is
+deployed, refit on days < d first when ``refit_after_gate``; otherwise production keeps
+serving. A day that fails validation is quarantined (no window ever reads it) and that
+night deploys nothing; a crashed job deploys nothing either. A new model whose first day's
+CTR fell more than ``rollback_ctr_drop`` below its predecessor's last day is rolled back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from policies.base import Policy
+from policies.types import ServeContext, TrainingWindow
+from sim.config import PipelineConfig, TrainConfig
+from sim.eventlog import EventLog
+from sim.metrics.offline import ranking_metrics
+from sim.pipeline.registry import ModelRecord, Registry
+from sim.pipeline.validation import Bounds, validate_partition
+from sim.window import build_window, positives
+
+PolicyFactory = Callable[[int], Policy]  # model version -> fresh, unfitted policy
+EvalContext = Callable[[int, np.ndarray], ServeContext]  # (day, users) -> context as of that day
+
+
+@dataclass
+class NightOutcome:
+    """What the night decided."""
+
+    record: ModelRecord
+    policy: Policy  # the model serving tomorrow
+    deployed: bool  # a new model (or a rollback) goes live: batch lists must be recomputed
+
+
+class NightlyJob:
+    """Owns the registry, the quarantine list and the volume history; runs one night at a time."""
+
+    def __init__(self, cfg: PipelineConfig, train: TrainConfig, complete_at: float,
+                 log: EventLog, registry: Registry, factory: PolicyFactory,
+                 rng: np.random.Generator) -> None:
+        self.cfg, self.train, self.complete_at = cfg, train, complete_at
+        self.log, self.registry, self.factory, self.rng = log, registry, factory, rng
+        self.quarantined: set[int] = set()
+        self.volumes: list[int] = []
+        self.production: Policy | None = None
+
+    def run(self, day: int, shape: tuple[int, int], k: int, eval_ctx: EvalContext,
+            crashed: bool, ctr: dict[int, float]) -> NightOutcome:
+        """One night before ``day``. ``ctr`` maps past days to their online CTR."""
+        version = self.registry.next_version()
+        problems = self._validate(day - 1, shape, k) if day > 0 else []
+        if crashed or problems:
+            status = "job_failed" if crashed else "validation_failed"
+            return self._keep(ModelRecord(version, day, status, problems=problems))
+        rolled = self._rollback(day, version, ctr)
+        if rolled is not None:
+            return rolled
+        return self._train_and_gate(day, version, shape, k, eval_ctx)
+
+    def _train_and_gate(self, day: int, version: int, shape: tuple[int, int], k: int,
+                        eval_ctx: EvalContext) -> NightOutcome:
+        rec = ModelRecord(version, day, "deployed")
+        candidate = self.factory(version)
+        gated = self.cfg.gate and self.production is not None and day >= 2 \
+            and (day - 1) not in self.quarantined
+        if gated:
+            self._note(rec, self._fit(candidate, day - 1, shape))
+            self._judge(rec, candidate, day - 1, shape, k, eval_ctx)
+        if rec.gate_passed is False:
+            rec.status = "rejected"
+            return self._keep(rec)
+        if not gated or self.cfg.refit_after_gate:
+            self._note(rec, self._fit(candidate, day, shape))
+        return self._deploy(rec, candidate)
+
+    def _validate(self, day: int, shape: tuple[int, int], k: int) -> list[str]:
+        """Check the sealed partition of ``day``; quarantine it when it fails."""
+        if not self.cfg.validation.enabled:
+            return []
+        bounds = Bounds(day, shape[0], shape[1], k)
+        report = validate_partition(self.log.table(day), bounds, self.volumes, self.cfg.validation)
+        if report.passed:
+            self.volumes.append(report.rows)
+        else:
+            self.quarantined.add(day)
+        return report.problems
+
+    def _rollback(self, day: int, version: int, ctr: dict[int, float]) -> NightOutcome | None:
+        """Undo last night's deploy if its first day's CTR dropped too far."""
+        reg, limit = self.registry, self.cfg.rollback_ctr_drop
+        if limit <= 0 or reg.previous is None or reg.production is None:
+            return None
+        deployed_night = reg.records[reg.production - 1].night
+        if deployed_night != day - 1 or day - 2 not in ctr or day - 1 not in ctr:
+            return None
+        if ctr[day - 1] >= (1 - limit) * ctr[day - 2]:
+            return None
+        back = reg.previous
+        rec = ModelRecord(version, day, "rolled_back", problems=[
+            f"v{reg.production} CTR {ctr[day - 1]:.4f} < (1 - {limit}) x {ctr[day - 2]:.4f}; "
+            f"back to v{back}"])
+        self.registry.record(rec)
+        self.registry.promote(back)
+        self.production = self.registry.load(back)
+        return NightOutcome(rec, self.production, True)
+
+    def _fit(self, policy: Policy, day: int, shape: tuple[int, int]) -> TrainingWindow:
+        window = build_window(self.log, day, self.train, self.complete_at, shape, self.quarantined)
+        policy.fit(window)
+        return window
+
+    @staticmethod
+    def _note(rec: ModelRecord, window: TrainingWindow) -> None:
+        rec.data_version, rec.train_days = window.data_version, list(window.days)
+
+    def _judge(self, rec: ModelRecord, candidate: Policy, eval_day: int,
+               shape: tuple[int, int], k: int, eval_ctx: EvalContext) -> None:
+        """Offline metrics of candidate and production on the held-out day; the gate verdict."""
+        assert self.production is not None
+        users, relevant = self._held_out(eval_day, shape)
+        rec.eval_day = eval_day
+        if users.size == 0:
+            return  # nothing to judge on: no verdict
+        ctx = eval_ctx(eval_day, users)
+        rec.offline = ranking_metrics(candidate.recommend(users, k, ctx).items, relevant)
+        ranked = self.production.recommend(users, k, ctx).items
+        rec.production_offline = ranking_metrics(ranked, relevant)
+        metric, ratio = self.cfg.gate_metric, self.cfg.gate_ratio
+        rec.gate_passed = bool(rec.offline[metric] >= ratio * rec.production_offline[metric])
+
+    def _held_out(self, day: int, shape: tuple[int, int]) -> tuple[np.ndarray, sp.csr_matrix]:
+        """A sample of users with positives on ``day`` and their positives (rows aligned)."""
+        matrix = positives(self.log.read([day]), self.train.label, self.complete_at, shape)
+        users = np.flatnonzero(np.diff(matrix.indptr))
+        if users.size > self.cfg.eval_users:
+            users = np.sort(self.rng.choice(users, self.cfg.eval_users, replace=False))
+        return users, matrix[users]
+
+    def _deploy(self, rec: ModelRecord, candidate: Policy) -> NightOutcome:
+        self.registry.record(rec, candidate if self.cfg.save_models else None)
+        self.registry.promote(rec.version)
+        self.production = candidate
+        return NightOutcome(rec, candidate, True)
+
+    def _keep(self, rec: ModelRecord) -> NightOutcome:
+        """Record a night that changes nothing: production keeps serving."""
+        self.registry.record(rec)
+        assert self.production is not None, "the first night must deploy a model"
+        return NightOutcome(rec, self.production, False)
