@@ -39,6 +39,7 @@ def execute(cfg: RunConfig, run_dir: Path, resolved: DictConfig | None = None) -
     write_text(run_dir / "config.yaml", OmegaConf.to_yaml(config) + f"seed_entropy: {result.entropy}\n")
     with atomic_path(run_dir / "metrics.parquet") as tmp:
         result.metrics.to_parquet(tmp, index=False)
+    result.engine.registry.write(run_dir / "registry.parquet")
     summary = run_summary(cfg, result, wall)
     write_report(result.metrics, run_dir / "report.html", f"recloop: {label}",
                  {k: str(v) for k, v in summary.items()})

@@ -73,6 +73,10 @@ class PipelineConfig:
     gate: bool = True
     gate_metric: str = "ndcg"  # one of precision, recall, ndcg, hit_rate, mrr
     gate_ratio: float = 0.98  # candidate must reach this × production's offline metric
+    # "registered": production's metric from its own held-out evaluation (like for like);
+    # "live": production re-scored on the candidate's held-out day, which favours production
+    # because that day's clicks were on production's own slates
+    gate_baseline: str = "registered"
     eval_users: int = 2000  # held-out users sampled for offline evaluation
     refit_after_gate: bool = True  # retrain a passing candidate on days < d before deploying
     rollback_ctr_drop: float = 0.0  # 0 = off; else roll back a new model whose CTR falls this much
@@ -167,6 +171,19 @@ def seed_value(value: Any, cfg: RunConfig) -> str | None:
     return None if value is None or (_is_number(value, True) and value >= 0) else "null or >= 0"
 
 
+def needs_explorer(value: Any, cfg: RunConfig) -> str | None:
+    """The epsilon controller steers an explorer: the policy must start with epsilon > 0."""
+    if value and not getattr(cfg.policy, "epsilon", 0) > 0:
+        return "true only with policy.epsilon > 0"
+    return None
+
+
+def nights_after_first(value: Any, cfg: RunConfig) -> str | None:
+    """Night 0 builds the first model; a crash there would leave nothing to serve."""
+    ok = all(_is_number(d, True) and 1 <= d < cfg.days for d in value)
+    return None if ok else f"a list of nights in 1..{cfg.days - 1}"
+
+
 UNIT = between(0.0, 1.0)
 RULES: dict[str, Check] = {
     "seed": seed_value,
@@ -207,6 +224,7 @@ RULES: dict[str, Check] = {
     "traffic.peak_hour": between(0.0, 24.0),
     "pipeline.gate_metric": one_of("precision", "recall", "ndcg", "hit_rate", "mrr"),
     "pipeline.gate_ratio": at_least(0),
+    "pipeline.gate_baseline": one_of("registered", "live"),
     "pipeline.eval_users": at_least(1, integer=True),
     "pipeline.rollback_ctr_drop": UNIT,
     "pipeline.validation.max_null_rate": UNIT,
@@ -217,6 +235,8 @@ RULES: dict[str, Check] = {
     "faults.outage_hours": at_least(0, strict=True),
     "faults.nightly_failure_rate": UNIT,
     "faults.log_loss_fraction": UNIT,
+    "faults.failed_nights": nights_after_first,
+    "controller.adaptive_epsilon": needs_explorer,
     "controller.target_top1_share": UNIT,
     "controller.step": at_least(1, strict=True),
     "controller.min_epsilon": UNIT,

@@ -16,6 +16,7 @@ from agents.population import churn_probability, next_satisfaction
 from policies.base import Policy
 from policies.types import ServeContext
 from sim.config import RunConfig
+from sim.controllers import next_epsilon
 from sim.eventlog import EventLog
 from sim.faults import draw_failed_nights, draw_outages
 from sim.metrics.daily import DayTally, day_metrics, night_metrics
@@ -55,6 +56,8 @@ class Engine:
         self.ctr: dict[int, float] = {}
         self.positives_by_day: dict[int, np.ndarray] = {}  # per-item positives, for popular lists
         self.night: NightOutcome | None = None
+        self.epsilon: float | None = None  # the controller's exploration rate, when adaptive
+        self.last_top1_share = float("nan")
         self.today: list[tuple[np.ndarray, np.ndarray]] = []  # today's positives (users, items)
         self.tally = self._new_tally()
 
@@ -75,11 +78,25 @@ class Engine:
         self.night = self.job.run(day, self.shape, self.cfg.serving.k, self._eval_context,
                                   crashed, self.ctr)
         self.policy = self.night.policy
+        self._steer(self.policy)
         if self.night.deployed:
             active = self.world.population.active_ids()
             self.server.prepare(self.policy, active, self.context(day, 0.0), self._popularity(day))
         self.tally = self._new_tally()
         self.today = []
+
+    def _steer(self, policy: Policy) -> None:
+        """Adaptive exploration: carry the controller's epsilon across model deploys."""
+        if not self.cfg.controller.adaptive_epsilon:
+            return
+        if not hasattr(policy, "epsilon"):
+            raise TypeError("controller.adaptive_epsilon needs policy.epsilon > 0 (an explorer)")
+        if self.epsilon is None:
+            self.epsilon = float(policy.epsilon)
+        elif self.ctr:
+            share = self.last_top1_share
+            self.epsilon = next_epsilon(self.epsilon, share, self.cfg.controller)
+        policy.epsilon = self.epsilon
 
     def run_tick(self, day: int, tick: int) -> None:
         """Draw this tick's sessions and serve them, one round of distinct users at a time."""
@@ -103,6 +120,9 @@ class Engine:
         values |= night_metrics(self.night.record, self.registry.production)
         values["outage_time_share"] = self.outages.hours_down(24.0 * day, 24.0 * (day + 1)) / 24
         self.ctr[day] = values["ctr"]
+        self.last_top1_share = values["top1_share"]
+        if self.epsilon is not None:
+            values["epsilon"] = self.epsilon
         logged = positives(self.log.read([day], ["user", "item", "clicked", "completion"]),
                            self.cfg.train.label, self.cfg.complete_at, self.shape)
         self.positives_by_day[day] = np.asarray(logged.sum(axis=0)).ravel()

@@ -4,7 +4,9 @@ Before day d the job may use days < d. With the gate on, a candidate is trained 
 < d-1 and it and the production model are evaluated on held-out day d-1 (neither has seen
 it). If the candidate holds at least ``gate_ratio`` × production's offline metric it is
 deployed, refit on days < d first when ``refit_after_gate``; otherwise production keeps
-serving. A day that fails validation is quarantined (no window ever reads it) and that
+serving. Production's offline metric is, by default, the one it scored at its own gate
+("registered"): re-scoring it on a day it served ("live") favours it, because that day's
+clicks happened on its own slates. A day that fails validation is quarantined (no window ever reads it) and that
 night deploys nothing; a crashed job deploys nothing either. A new model whose first day's
 CTR fell more than ``rollback_ctr_drop`` below its predecessor's last day is rolled back.
 """
@@ -132,8 +134,19 @@ class NightlyJob:
         rec.offline = ranking_metrics(candidate.recommend(users, k, ctx).items, relevant)
         ranked = self.production.recommend(users, k, ctx).items
         rec.production_offline = ranking_metrics(ranked, relevant)
-        metric, ratio = self.cfg.gate_metric, self.cfg.gate_ratio
-        rec.gate_passed = bool(rec.offline[metric] >= ratio * rec.production_offline[metric])
+        baseline = self._baseline(rec)
+        if baseline is None:
+            return  # production was never judged: nothing like-for-like to compare with
+        rec.gate_passed = bool(rec.offline[self.cfg.gate_metric] >= self.cfg.gate_ratio * baseline)
+
+    def _baseline(self, rec: ModelRecord) -> float | None:
+        """Production's offline metric: as registered at its own gate, or live (see config)."""
+        metric = self.cfg.gate_metric
+        if self.cfg.gate_baseline == "live":
+            return rec.production_offline[metric]
+        assert self.registry.production is not None
+        registered = self.registry.records[self.registry.production - 1].offline
+        return registered.get(metric)
 
     def _held_out(self, day: int, shape: tuple[int, int]) -> tuple[np.ndarray, sp.csr_matrix]:
         """A sample of users with positives on ``day`` and their positives (rows aligned)."""
