@@ -18,7 +18,8 @@ def hits(ranked: np.ndarray, relevant: sp.csr_matrix) -> np.ndarray:
     items = ranked.ravel()
     out = np.zeros(items.size, dtype=bool)
     valid = items >= 0
-    out[valid] = np.asarray(relevant[rows[valid], items[valid]]).ravel() > 0
+    if valid.any():
+        out[valid] = np.asarray(relevant[rows[valid], items[valid]]).ravel() > 0
     return out.reshape(ranked.shape)
 
 
