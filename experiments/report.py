@@ -42,9 +42,33 @@ ONLINE_LABELS: dict[str, str] = {
     "churn_rate_niche": "Churn rate (niche)",
 }
 
+SERVING_LABELS: dict[str, str] = {
+    "intra_list_diversity": "Intra-list diversity (genres)",
+    "epsilon": "Exploration rate ε (controller)",
+    "served_realtime_share": "Sessions served real-time",
+    "served_batch_share": "Sessions served from batch lists",
+    "served_popular_share": "Sessions served most-popular",
+    "outage_time_share": "Model-server outage time",
+}
+
+PIPELINE_LABELS: dict[str, str] = {
+    "model_version": "Model version serving",
+    "deployed": "New model deployed (1 = yes)",
+    "gate_passed": "Quality gate passed (1 = yes)",
+    "validation_failed": "Data validation failed",
+    "nightly_failed": "Nightly job crashed",
+    "rolled_back": "Rolled back",
+    "offline_ndcg_candidate": "Offline NDCG@k, candidate",
+    "offline_ndcg_production": "Offline NDCG@k, production (live)",
+    "offline_recall_candidate": "Offline recall@k, candidate",
+    "offline_recall_production": "Offline recall@k, production (live)",
+}
+
 SECTIONS: tuple[tuple[str, dict[str, str]], ...] = (
     ("Popularity concentration", CONCENTRATION_LABELS),
     ("Online behaviour", ONLINE_LABELS),
+    ("Slates and serving", SERVING_LABELS),
+    ("Nightly pipeline", PIPELINE_LABELS),
 )
 OTHER_SECTION = "Other"
 
