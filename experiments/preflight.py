@@ -11,6 +11,7 @@ import itertools
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import conf
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -21,7 +22,7 @@ from omegaconf.errors import OmegaConfBaseException
 from experiments.schema import register_schemas
 from sim.config import ConfigError, RunConfig, validate
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+CONF_DIR = Path(conf.__file__).resolve().parent
 SKIP_FLAGS = ("--config-name", "-cn", "--config-path", "-cp", "--config-dir", "-cd", "--help",
               "-h", "--hydra-help", "--info", "-i", "--cfg", "-c", "--shell-completion", "-sc")
 
@@ -31,7 +32,15 @@ def check_command_line(args: Sequence[str]) -> None:
     if any(a.split("=")[0] in SKIP_FLAGS for a in args):
         return  # Hydra handles these itself
     overrides = [a for a in args if not a.startswith("-") and not a.startswith("hydra")]
-    for job in expand_sweep(overrides):
+    for item in overrides:
+        if item.startswith(("+", "~")):
+            raise ConfigError(f"{item!r}: adding or deleting keys is not supported; every "
+                              "field already exists (list them with: recloop --cfg job)")
+    try:
+        jobs = list(expand_sweep(overrides))
+    except HydraException:
+        return  # sweeps such as glob() need Hydra's loader: each job is checked when it starts
+    for job in jobs:
         check_job(job)
 
 
@@ -41,11 +50,11 @@ def expand_sweep(overrides: Sequence[str]) -> Iterator[list[str]]:
         parsed = OverridesParser.create().parse_overrides(list(overrides))
     except HydraException as err:
         raise ConfigError(_first_line(err)) from None
-    choices = []
+    choices: list[list[str]] = []
     for override in parsed:
         key = override.get_key_element()
         values = override.sweep_string_iterator() if override.is_sweep_override() else None
-        choices.append([f"{key}={v}" for v in values] if values else [override.input_line])
+        choices.append([f"{key}={v}" for v in values] if values else [str(override.input_line)])
     for combo in itertools.product(*choices):
         yield list(combo)
 

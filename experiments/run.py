@@ -1,8 +1,10 @@
 """``recloop``: the Hydra entry point. Compose, check, simulate, write the run directory.
 
-A finished run directory holds ``config.yaml`` (resolved, with the seed entropy used),
-``log/day=NNNN.parquet``, ``metrics.parquet``, ``report.html`` and, written last,
-``run.json``. A directory without ``run.json`` is an unfinished run.
+A finished run directory holds ``config.yaml`` (resolved, with the seed actually used),
+``log/day=NNNN.parquet``, ``models/``, ``registry.parquet``, ``metrics.parquet``,
+``report.html`` and, written last, ``run.json`` with ``"status": "complete"``. A run that
+crashed or was interrupted leaves ``run.json`` with ``"status": "failed"``; one without
+``run.json`` is still running.
 """
 
 from __future__ import annotations
@@ -31,12 +33,15 @@ def execute(cfg: RunConfig, run_dir: Path, resolved: DictConfig | None = None) -
     """Simulate ``cfg`` and write every output of the run directory, ``run.json`` last."""
     run_dir = Path(run_dir)
     label = f"{cfg.policy.name} seed={cfg.seed}"
-    with tqdm(total=cfg.days, desc=label, unit="day", disable=not cfg.progress) as bar:
-        started = time.perf_counter()
-        result = simulate(cfg, run_dir, on_day=lambda day: bar.update(1))
-        wall = time.perf_counter() - started
-    config = OmegaConf.structured(cfg) if resolved is None else resolved
-    write_text(run_dir / "config.yaml", OmegaConf.to_yaml(config) + f"seed_entropy: {result.entropy}\n")
+    try:
+        with tqdm(total=cfg.days, desc=label, unit="day", disable=not cfg.progress) as bar:
+            started = time.perf_counter()
+            result = simulate(cfg, run_dir, on_day=lambda day: bar.update(1))
+            wall = time.perf_counter() - started
+    except BaseException as err:  # interrupted or crashed: say so, keep what was logged
+        write_text(run_dir / "run.json", json.dumps({"status": "failed", "error": repr(err)}) + "\n")
+        raise
+    write_text(run_dir / "config.yaml", resolved_yaml(cfg, resolved, result.entropy))
     with atomic_path(run_dir / "metrics.parquet") as tmp:
         result.metrics.to_parquet(tmp, index=False)
     result.engine.registry.write(run_dir / "registry.parquet")
@@ -66,6 +71,14 @@ def run_summary(cfg: RunConfig, result: RunResult, wall: float) -> dict[str, obj
         "final_top1_share": round(last.get("top1_share", float("nan")), 4),
         "final_ctr": round(last.get("ctr", float("nan")), 4),
     }
+
+
+def resolved_yaml(cfg: RunConfig, resolved: DictConfig | None, entropy: int) -> str:
+    """The config as run, with the seed actually used, so it can be fed back to recloop."""
+    config = OmegaConf.structured(cfg) if resolved is None else resolved.copy()
+    note = "" if cfg.seed is not None else "# seed was null: fresh entropy, recorded here\n"
+    config.seed = entropy
+    return note + OmegaConf.to_yaml(config)
 
 
 def write_text(path: Path, text: str) -> None:

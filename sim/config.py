@@ -16,6 +16,8 @@ from agents.population import PopulationConfig
 from policies.registry import POLICIES
 
 MINUTES_PER_DAY = 24 * 60
+MAX_DAYS = 10_000  # days are logged as int16
+MAX_SEEN_BYTES = 8 * 2**30  # the users × items "watched" bitmap is dense
 
 
 class ConfigError(ValueError):
@@ -178,6 +180,22 @@ def needs_explorer(value: Any, cfg: RunConfig) -> str | None:
     return None
 
 
+def all_of(*checks: Check) -> Check:
+    """Every check must pass; the first complaint is reported."""
+
+    def check(value: Any, cfg: RunConfig) -> str | None:
+        return next((msg for c in checks if (msg := c(value, cfg)) is not None), None)
+
+    return check
+
+
+def seen_matrix_fits(value: Any, cfg: RunConfig) -> str | None:
+    """The dense users × items watched matrix must fit in memory."""
+    if not _is_number(value, True) or value * cfg.catalog.n_items <= MAX_SEEN_BYTES:
+        return None
+    return f"at most {MAX_SEEN_BYTES // cfg.catalog.n_items:,} users for {cfg.catalog.n_items:,} items"
+
+
 def nights_after_first(value: Any, cfg: RunConfig) -> str | None:
     """Night 0 builds the first model; a crash there would leave nothing to serve."""
     ok = all(_is_number(d, True) and 1 <= d < cfg.days for d in value)
@@ -187,14 +205,14 @@ def nights_after_first(value: Any, cfg: RunConfig) -> str | None:
 UNIT = between(0.0, 1.0)
 RULES: dict[str, Check] = {
     "seed": seed_value,
-    "days": at_least(1, integer=True),
+    "days": between(1, MAX_DAYS, integer=True),
     "tick_minutes": divides_day,
     "complete_at": between(0.01, 1.0),
-    "users.n_users": at_least(1, integer=True),
+    "users.n_users": all_of(between(1, 10_000_000, integer=True), seen_matrix_fits),
     "users.niche_fraction": UNIT,
     "users.favourite_genres": between(1, "catalog.n_genres", integer=True),
     "users.taste_noise": at_least(0),
-    "users.sessions_per_day": at_least(0, strict=True),
+    "users.sessions_per_day": between(1e-6, 100.0),
     "users.activity_sigma": at_least(0),
     "users.satisfaction_init": UNIT,
     "users.satisfaction_rate": UNIT,
@@ -204,7 +222,7 @@ RULES: dict[str, Check] = {
     "users.choice.position_bias": one_of("log", "geometric"),
     "users.choice.geometric_decay": between(0.0, 1.0),
     "users.choice.completion_concentration": at_least(0, strict=True),
-    "catalog.n_items": at_least(1, integer=True),
+    "catalog.n_items": between(1, 1_000_000, integer=True),
     "catalog.n_genres": between(1, "catalog.n_items", integer=True),
     "catalog.genre_skew": at_least(0),
     "catalog.latent_dim": at_least(2, integer=True),
@@ -212,7 +230,7 @@ RULES: dict[str, Check] = {
     "catalog.quality_sd": at_least(0),
     "catalog.clickbait_fraction": UNIT,
     "catalog.initial_fraction": between(0.001, 1.0),
-    "catalog.release_days": at_least(1, integer=True),
+    "catalog.release_days": between(1, MAX_DAYS, integer=True),
     "policy.name": one_of(*sorted(POLICIES)),
     "serving.name": one_of("batch", "realtime", "hybrid"),
     "serving.hybrid_candidates": between(1, "catalog.n_items", integer=True),
@@ -242,14 +260,34 @@ RULES: dict[str, Check] = {
     "controller.min_epsilon": UNIT,
     "controller.max_epsilon": UNIT,
 }
+COMMON_POLICY_RULES: dict[str, Check] = {  # the wrapper knobs of policies/config.py
+    "epsilon": UNIT,
+    "diversity": at_least(0),
+    "similarity": one_of("genre", "embedding"),
+    "genre_cap": at_least(0, integer=True),
+    "fresh_slots": between(0, "serving.k", integer=True),
+    "fresh_days": at_least(1, integer=True),
+    "candidates": between(1, "catalog.n_items", integer=True),
+}
+FACTOR_RULES: dict[str, Check] = {
+    "factors": at_least(1, integer=True),
+    "regularization": at_least(0),
+    "iterations": at_least(1, integer=True),
+    "threads": at_least(1, integer=True),
+}
+ALS_RULES: dict[str, Check] = {**FACTOR_RULES, "alpha": at_least(0, strict=True)}
 POLICY_RULES: dict[str, dict[str, Check]] = {
     "item_knn": {"neighbours": at_least(1, integer=True)},
-    "als": {
-        "factors": at_least(1, integer=True),
-        "regularization": at_least(0),
-        "alpha": at_least(0, strict=True),
-        "iterations": at_least(1, integer=True),
-        "threads": at_least(1, integer=True),
+    "als": ALS_RULES,
+    "bpr": {**FACTOR_RULES, "learning_rate": at_least(0, strict=True)},
+    "two_stage": {
+        **ALS_RULES,
+        "retrieve": between(1, "catalog.n_items", integer=True),
+        "ranker_iterations": at_least(1, integer=True),
+        "ranker_learning_rate": at_least(0, strict=True),
+        "ranker_leaves": at_least(2, integer=True),
+        "ranker_bins": between(2, 255, integer=True),
+        "min_positives": at_least(1, integer=True),
     },
 }
 
@@ -259,7 +297,8 @@ def validate(cfg: RunConfig) -> None:
     if cfg.policy is None:
         raise ConfigError("policy is missing: choose one of " + ", ".join(sorted(POLICIES)))
     rules = dict(RULES)
-    for name, check in POLICY_RULES.get(getattr(cfg.policy, "name", ""), {}).items():
+    policy_rules = {**POLICY_RULES.get(getattr(cfg.policy, "name", ""), {})}
+    for name, check in policy_rules.items():
         rules[f"policy.{name}"] = check
     for path, check in rules.items():
         value = lookup(cfg, path)

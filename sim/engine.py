@@ -24,7 +24,7 @@ from sim.pipeline.nightly import NightlyJob, NightOutcome, PolicyFactory
 from sim.pipeline.registry import Registry
 from sim.seeding import Streams
 from sim.serving import Server, Served
-from sim.traffic import draw_sessions, session_rounds, tick_shares
+from sim.traffic import draw_sessions, round_offsets, session_rounds, tick_shares
 from sim.window import positives
 from sim.world import World
 
@@ -103,10 +103,12 @@ class Engine:
         pop = self.world.population
         counts = draw_sessions(pop.activity, ~pop.churned, self.shares[tick], self.rng["traffic"])
         start = 24.0 * day + tick * self.tick_hours
-        for users in session_rounds(counts):
-            users = users[~pop.churned[users]]
-            if users.size:
-                self._serve_round(day, users, start)
+        offsets = round_offsets(counts, self.rng["clock"])
+        for users, offset in zip(session_rounds(counts), offsets, strict=True):
+            staying = ~pop.churned[users]
+            if staying.any():
+                times = start + offset[staying] * self.tick_hours
+                self._serve_round(day, users[staying], times)
 
     def end_day(self, day: int) -> None:
         """Midnight: seal the day's log (losing rows on a lossy day) and record its metrics."""
@@ -129,9 +131,8 @@ class Engine:
         self.rows += [{"day": day, "arm": self.cfg.arm, "metric": k, "value": v}
                       for k, v in values.items()]
 
-    def _serve_round(self, day: int, users: np.ndarray, start: float) -> None:
+    def _serve_round(self, day: int, users: np.ndarray, times: np.ndarray) -> None:
         assert self.policy is not None
-        times = start + self.rng["clock"].random(users.size) * self.tick_hours
         ctx = self.context(day, float(times.min()) % 24, self._recent())
         served = self.server.serve(self.policy, users, ctx, self.outages.down(times))
         pop = self.world.population

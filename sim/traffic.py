@@ -38,3 +38,18 @@ def session_rounds(counts: np.ndarray) -> list[np.ndarray]:
     first watched) while every round is a vectorised batch.
     """
     return [np.flatnonzero(counts > r) for r in range(int(counts.max(initial=0)))]
+
+
+def round_offsets(counts: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+    """Arrival times within the tick (fractions in [0, 1)) for each round's users.
+
+    A user's sessions get sorted uniform times, so the r-th session (handled in round r)
+    never starts before the user's earlier ones. Rows align with ``session_rounds``.
+    """
+    users = np.flatnonzero(counts)
+    per_user = counts[users]
+    owner = np.repeat(np.arange(users.size), per_user)
+    draws = rng.random(owner.size)
+    draws = draws[np.lexsort((draws, owner))]  # ascending within each user
+    first = np.cumsum(per_user) - per_user
+    return [draws[first[per_user > r] + r] for r in range(int(per_user.max(initial=0)))]

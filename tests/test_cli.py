@@ -43,7 +43,7 @@ def test_run_directory_holds_everything(tmp_path: Path) -> None:
     assert sorted(metrics.day.unique()) == [0, 1, 2]
     summary = json.loads((run / "run.json").read_text())
     assert summary["status"] == "complete" and summary["impressions"] > 0
-    assert "seed_entropy: 0" in (run / "config.yaml").read_text()
+    assert "seed: 0" in (run / "config.yaml").read_text()
     assert f"report: {run}" in done.stdout or "report.html" in done.stdout
     assert 'src="http' not in (run / "report.html").read_text()
 

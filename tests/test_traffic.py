@@ -16,7 +16,7 @@ from hypothesis.extra.numpy import arrays
 from scipy import integrate
 
 from sim.config import TrafficConfig
-from sim.traffic import draw_sessions, session_rounds, tick_shares
+from sim.traffic import draw_sessions, round_offsets, session_rounds, tick_shares
 
 # tick lengths the config allows: divisors of a day's 1,440 minutes
 DIVISOR_MINUTES = [m for m in range(1, 1441) if 1440 % m == 0]
@@ -155,3 +155,17 @@ def test_session_rounds_hand_case() -> None:
     rounds = session_rounds(np.array([0, 2, 1, 0, 3]))
     assert [r.tolist() for r in rounds] == [[1, 2, 4], [1, 4], [4]]
     assert session_rounds(np.zeros(4, dtype=np.int64)) == []
+
+
+@given(st.lists(st.integers(min_value=0, max_value=4), min_size=1, max_size=40))
+def test_round_offsets_are_in_order_per_user(counts_list: list[int]) -> None:
+    """Round r's offset for a user is never before round r-1's: sessions stay in order."""
+    counts = np.array(counts_list)
+    offsets = round_offsets(counts, np.random.default_rng(0))
+    rounds = session_rounds(counts)
+    assert [o.size for o in offsets] == [r.size for r in rounds]
+    latest = np.full(counts.size, -1.0)
+    for users, off in zip(rounds, offsets, strict=True):
+        assert ((off >= 0) & (off < 1)).all()
+        assert (off >= latest[users]).all()
+        latest[users] = off

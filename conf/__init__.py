@@ -1,0 +1,1 @@
+"""Hydra configuration tree of recloop, shipped as package data so installed copies find it."""
