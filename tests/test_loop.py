@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agents.choice import attraction, click_probabilities, examination, true_utility
+from policies.types import TrainingWindow
 from experiments.run import execute
 from sim.config import RunConfig
 from sim.story import simulate
@@ -74,10 +74,14 @@ def test_logged_clicks_match_the_analytic_choice_model(
     assert slates.shape[1] == k and not slates.isna().any().any()
     users = log.groupby("session")["user"].first().loc[slates.index].to_numpy()
     items = slates.to_numpy().astype(np.int64)
-    utility = true_utility(world.population.taste[users], items, world.catalog, world.choice)
-    p = click_probabilities(
-        examination(k, world.choice), attraction(utility, items, world.catalog, world.choice)
-    ).sum(axis=1)
+    # the model written out by hand, not through the code under test
+    c, cat = world.choice, world.catalog
+    affinity = np.einsum("nd,nkd->nk", world.population.taste[users], cat.vectors[items])
+    utility = c.affinity_weight * affinity + c.quality_weight * cat.quality[items]
+    logit = c.click_bias + c.click_utility * utility + c.click_appeal * cat.appeal[items]
+    e_c = 1 / np.log2(np.arange(2, k + 2)) / (1 + np.exp(-logit))
+    no_click_before = np.cumprod(np.c_[np.ones(len(items)), 1 - e_c[:, :-1]], axis=1)
+    p = (e_c * no_click_before).sum(axis=1)
     observed = int(log["clicked"].sum())
     expected, sd = p.sum(), np.sqrt((p * (1 - p)).sum())
     assert abs(observed - expected) < 4 * sd, (observed, expected, sd)
@@ -88,7 +92,29 @@ def test_every_policy_runs_the_loop(small_config: MakeConfig, tmp_path: Path, po
     result = simulate(small_config(f"policy={policy}", "days=3", "serving=realtime"), tmp_path)
     m = wide(result.metrics)
     assert list(m.index) == [0, 1, 2]
-    assert (m.impressions > 0).all() and m.ctr.between(0, 1).all()
+    assert (m.impressions > 0).all() and (m.ctr > 0).all()
+    assert (m.impressions == m.sessions * 10).all()  # every request got a full slate
+
+
+def test_each_night_fits_only_on_sealed_earlier_days(
+    small_config: MakeConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spy on fit: a model for day d reads days < d, and its data version names those files."""
+    from policies.simple import PopularPolicy
+
+    seen: list[tuple[int, tuple[int, ...], str]] = []
+    original = PopularPolicy.fit
+
+    def spy(self: PopularPolicy, window: TrainingWindow) -> None:
+        seen.append((window.day, window.days, window.data_version))
+        original(self, window)
+
+    monkeypatch.setattr(PopularPolicy, "fit", spy)
+    result = simulate(small_config("policy=popular", "days=5", "pipeline.gate=false"), tmp_path)
+    assert [day for day, _, _ in seen] == [0, 1, 2, 3, 4]
+    for day, days, version in seen:
+        assert all(d < day for d in days) and list(days) == list(range(max(0, day - 14), day))
+        assert version == result.engine.log.data_version(list(days))
 
 
 def test_oracle_earns_more_true_utility_than_random(small_config: MakeConfig, tmp_path: Path) -> None:
