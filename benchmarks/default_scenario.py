@@ -1,9 +1,10 @@
 """Time the default scenario (10,000 users, 2,000 items, 30 days, nightly ALS).
 
 Each repeat runs in a fresh subprocess so peak memory (ru_maxrss) belongs to one run.
-Prints one line per run and the medians:
+Prints one line per run and a median row per serving mode:
 
-    python benchmarks/default_scenario.py [--repeats 3] [extra Hydra overrides...]
+    python benchmarks/default_scenario.py [--repeats 3] [--modes batch,realtime,hybrid]
+                                          [extra Hydra overrides...]
 """
 
 from __future__ import annotations
@@ -37,25 +38,32 @@ def run_once(overrides: list[str]) -> dict[str, float]:
     return row
 
 
+def median_row(mode: str, overrides: list[str], repeats: int) -> dict[str, float]:
+    """Run one serving mode ``repeats`` times; print each run; return the medians."""
+    rows = []
+    for i in range(repeats):
+        row = run_once([f"serving={mode}", *overrides])
+        rows.append(row)
+        print(
+            f"  {mode} run {i + 1}: {row['wall_s']:.1f} s wall, {row['impressions']:,} "
+            f"impressions, {row['impressions_per_s']:,.0f}/s, peak {row['peak_mib']:.0f} MiB",
+            flush=True,
+        )
+    return {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--modes", default="batch,realtime,hybrid")
     args, overrides = parser.parse_known_args()
-    rows = []
-    for i in range(args.repeats):
-        row = run_once(overrides)
-        rows.append(row)
-        print(
-            f"run {i + 1}: {row['wall_s']:.1f} s wall, {row['impressions']:,} impressions, "
-            f"{row['impressions_per_s']:,.0f} impressions/s, peak {row['peak_mib']:.0f} MiB",
-            flush=True,
-        )
-    med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
-    print(
-        f"median of {len(rows)}: {med['wall_s']:.1f} s wall, "
-        f"{med['impressions_per_s']:,.0f} impressions/s, peak {med['peak_mib']:.0f} MiB"
-        f"  [overrides: {' '.join(overrides) or 'none'}]"
-    )
+    medians = {m: median_row(m, overrides, args.repeats) for m in args.modes.split(",")}
+    base = medians.get("batch", next(iter(medians.values())))["wall_s"]
+    print(f"medians of {args.repeats} [overrides: {' '.join(overrides) or 'none'}]")
+    print(f"{'serving':<10}{'wall s':>8}{'x batch':>9}{'impressions/s':>15}{'peak MiB':>10}")
+    for mode, med in medians.items():
+        print(f"{mode:<10}{med['wall_s']:>8.1f}{med['wall_s'] / base:>9.2f}"
+              f"{med['impressions_per_s']:>15,.0f}{med['peak_mib']:>10.0f}")
 
 
 if __name__ == "__main__":
