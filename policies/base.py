@@ -27,6 +27,7 @@ class Policy(ABC):
     """A recommender: trained nightly on logged data, asked for slates in batches."""
 
     name: str = "policy"
+    deterministic: bool = False  # same state and request => same slate (propensity 1)
 
     def __init__(self, items: ItemMetadata, rng: np.random.Generator, cfg: Any = None) -> None:
         """Store inputs only; learned state (trailing ``_``) is set in ``fit``."""
@@ -41,6 +42,23 @@ class Policy(ABC):
     @abstractmethod
     def recommend(self, users: np.ndarray, k: int, ctx: ServeContext) -> Slates:
         """Top-k slates for a batch of users."""
+
+    def candidates(
+        self, users: np.ndarray, n: int, ctx: ServeContext
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The policy's n best items per user with a relevance score each (higher is better).
+
+        Re-rankers need more than an order. This default has no scores to give, so it ranks
+        by position (``-j``); scoring policies override it with their real scores. Items are
+        masked like ``recommend``'s; missing entries are ``-1`` with score ``-inf``.
+        """
+        items = self.recommend(users, n, ctx).items
+        scores = np.where(items >= 0, -np.arange(n, dtype=np.float32), -np.inf)
+        return items, scores.astype(np.float32)
+
+    def item_vectors(self) -> np.ndarray | None:
+        """float[n_items, d] learned item embeddings, or None when the model has none."""
+        return None
 
 
 class ScoringPolicy(Policy):
@@ -58,14 +76,23 @@ class ScoringPolicy(Policy):
         """float[len(users), n_items]: higher is better."""
 
     def recommend(self, users: np.ndarray, k: int, ctx: ServeContext) -> Slates:
+        items, _ = self.candidates(users, k, ctx)
+        return Slates(items, self._propensity(items, users, ctx))
+
+    def candidates(
+        self, users: np.ndarray, n: int, ctx: ServeContext
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-n allowed items per user and their (masked, jittered) scores, best first."""
         users = np.asarray(users, dtype=np.int64)
-        items = np.empty((users.size, k), dtype=np.int32)
+        items = np.empty((users.size, n), dtype=np.int32)
+        values = np.empty((users.size, n), dtype=np.float32)
         for start in range(0, users.size, SCORE_CHUNK):
             chunk = users[start : start + SCORE_CHUNK]
             scores = np.array(self.score(chunk, ctx), dtype=np.float32)  # our own copy
             self._mask(scores, chunk, ctx)
-            items[start : start + chunk.size] = top_k(scores, k)
-        return Slates(items, self._propensity(items, users, ctx))
+            block = slice(start, start + chunk.size)
+            items[block], values[block] = top_k_scored(scores, n)
+        return items, values
 
     def _mask(self, scores: np.ndarray, users: np.ndarray, ctx: ServeContext) -> None:
         """In place: forbid unreleased and watched items; break exact ties at random.
@@ -85,9 +112,12 @@ class ScoringPolicy(Policy):
         self, items: np.ndarray, users: np.ndarray, ctx: ServeContext
     ) -> np.ndarray | None:
         """Deterministic policies show exactly what they rank: propensity 1 (0 for padding)."""
-        if not self.deterministic:
-            return None
-        return np.where(items >= 0, 1.0, 0.0).astype(np.float32)
+        return shown_once(items) if self.deterministic else None
+
+
+def shown_once(items: np.ndarray) -> np.ndarray:
+    """Propensity of a deterministic slate: 1 where an item is shown, 0 on padding."""
+    return np.where(items >= 0, 1.0, 0.0).astype(np.float32)
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -95,14 +125,24 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
     Overwrites ``scores`` (negated in place) to avoid a copy of the score block.
     """
+    return top_k_scored(scores, k)[0]
+
+
+def top_k_scored(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``top_k`` plus the selected scores (``-inf`` on padding); overwrites ``scores``."""
     n, m = scores.shape
     k_eff = min(k, m)
+    items = np.full((n, k), -1, dtype=np.int32)
+    values = np.full((n, k), -np.inf, dtype=scores.dtype)
+    if k_eff == 0:
+        return items, values
     np.negative(scores, out=scores)  # argpartition selects the smallest
     part = np.argpartition(scores, k_eff - 1, axis=1)[:, :k_eff]
     part_scores = np.take_along_axis(scores, part, axis=1)
     order = np.argsort(part_scores, axis=1, kind="stable")
     best = np.take_along_axis(part, order, axis=1).astype(np.int32)
-    best[~np.isfinite(np.take_along_axis(part_scores, order, axis=1))] = -1
-    out = np.full((n, k), -1, dtype=np.int32)
-    out[:, :k_eff] = best
-    return out
+    best_scores = -np.take_along_axis(part_scores, order, axis=1)
+    finite = np.isfinite(best_scores)
+    items[:, :k_eff] = np.where(finite, best, -1)
+    values[:, :k_eff] = np.where(finite, best_scores, -np.inf)
+    return items, values

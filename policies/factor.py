@@ -1,22 +1,30 @@
-"""Collaborative filtering from ``implicit``: item-kNN (cosine) and ALS.
+"""Collaborative filtering from ``implicit``: item-kNN (cosine), ALS and BPR.
 
-Both refit from scratch every night (a full refit, not an incremental update) and fall back
-to popularity for users the window has not seen, as a production service would.
+All refit from scratch every night (a full refit, not an incremental update) and fall back
+to popularity for users the window has not seen, as a production service would. Item-kNN
+and ALS also fold in ``ctx.recent`` (today's positives, real-time serving only): kNN adds
+them to the user's history, ALS re-solves the user's factor (``policies.foldin``). BPR does
+not fold in: its factors come from SGD over sampled triples, with no closed-form user step.
 """
 
 from __future__ import annotations
 
 import warnings
+from abc import abstractmethod
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
+from implicit.cpu.bpr import BayesianPersonalizedRanking
 from implicit.nearest_neighbours import CosineRecommender
 from implicit.utils import ParameterWarning
 from threadpoolctl import threadpool_limits
 
 from policies.base import ScoringPolicy
+from policies.config import PolicyConfig
+from policies.foldin import fold_in
 from policies.simple import item_counts
 from policies.types import ServeContext, TrainingWindow
 
@@ -24,7 +32,7 @@ PRIOR_WEIGHT = 1e-3  # popularity prior relative to a user's own top score: orde
 
 
 @dataclass
-class ItemKNNConfig:
+class ItemKNNConfig(PolicyConfig):
     """Item-item cosine neighbourhoods over the window's positive labels."""
 
     name: str = "item_knn"
@@ -32,15 +40,27 @@ class ItemKNNConfig:
 
 
 @dataclass
-class ALSConfig:
+class ALSConfig(PolicyConfig):
     """Implicit-feedback matrix factorisation (Hu, Koren & Volinsky 2008)."""
 
     name: str = "als"
     factors: int = 32
     regularization: float = 0.05
-    alpha: float = 2.0  # confidence = 1 + alpha * count
+    alpha: float = 2.0  # confidence = alpha * count on observed items (implicit's convention)
     iterations: int = 10
     threads: int = 2
+
+
+@dataclass
+class BPRConfig(PolicyConfig):
+    """Bayesian personalised ranking (Rendle et al. 2009): pairwise SGD on sampled triples."""
+
+    name: str = "bpr"
+    factors: int = 32
+    learning_rate: float = 0.05
+    regularization: float = 0.01
+    iterations: int = 50
+    threads: int = 1  # > 1 runs lock-free parallel SGD: faster, but no longer reproducible
 
 
 class _WindowPolicy(ScoringPolicy):
@@ -84,13 +104,14 @@ class ItemKNNPolicy(_WindowPolicy):
         if self.similarity_ is None or self.interactions_ is None:
             return self._with_prior(np.zeros((users.size, self.items.n_items), np.float32))
         history = self.interactions_[users]
+        if ctx.recent is not None:
+            history = history + ctx.recent[users]
         return self._with_prior((history @ self.similarity_).toarray())
 
 
-class ALSPolicy(_WindowPolicy):
-    """Score = user factors · item factors, refit nightly."""
+class _FactorPolicy(_WindowPolicy):
+    """Score = user factors · item factors, refit nightly by an ``implicit`` model."""
 
-    name = "als"
     user_factors_: np.ndarray | None = None
     item_factors_: np.ndarray | None = None
 
@@ -98,20 +119,90 @@ class ALSPolicy(_WindowPolicy):
         self.user_factors_ = self.item_factors_ = None
         if not self._remember(window):
             return
-        # implicit's solver parallelises over users itself; a BLAS pool on top only thrashes
+        # implicit's solvers parallelise over users themselves; a BLAS pool on top only thrashes
         with threadpool_limits(1, "blas"):
-            model = AlternatingLeastSquares(
-                factors=self.cfg.factors,
-                regularization=self.cfg.regularization,
-                alpha=self.cfg.alpha,
-                iterations=self.cfg.iterations,
-                num_threads=self.cfg.threads,
-                random_state=int(self.rng.integers(2**31 - 1)),
-            )
+            model = self._model(random_state=int(self.rng.integers(2**31 - 1)))
             model.fit(self.interactions_, show_progress=False)
-        self.user_factors_, self.item_factors_ = model.user_factors, model.item_factors
+        self.user_factors_, self.item_factors_ = self._factors(model)
 
     def score(self, users: np.ndarray, ctx: ServeContext) -> np.ndarray:
         if self.user_factors_ is None or self.item_factors_ is None:
             return self._with_prior(np.zeros((users.size, self.items.n_items), np.float32))
-        return self._with_prior(self.user_factors_[users] @ self.item_factors_.T)
+        return self._with_prior(self._user_rows(users, ctx) @ self.item_factors_.T)
+
+    @abstractmethod
+    def _model(self, random_state: int) -> object:
+        """The unfitted ``implicit`` model."""
+
+    def _settings(self, random_state: int) -> dict[str, Any]:
+        """Constructor arguments every ``implicit`` factor model shares."""
+        c = self.cfg
+        return {
+            "factors": c.factors,
+            "regularization": c.regularization,
+            "iterations": c.iterations,
+            "num_threads": c.threads,
+            "random_state": random_state,
+        }
+
+    def _factors(self, model: object) -> tuple[np.ndarray, np.ndarray]:
+        """(user, item) factor matrices from the fitted model."""
+        return model.user_factors, model.item_factors  # type: ignore[attr-defined]
+
+    def _user_rows(self, users: np.ndarray, ctx: ServeContext) -> np.ndarray:
+        """The factors to score ``users`` with (last night's, unless a subclass folds in)."""
+        assert self.user_factors_ is not None
+        return self.user_factors_[users]
+
+
+class ALSPolicy(_FactorPolicy):
+    """Alternating least squares; folds today's positives into the user factor when served
+    in real time (``ctx.recent``)."""
+
+    name = "als"
+
+    def _model(self, random_state: int) -> object:
+        return AlternatingLeastSquares(alpha=self.cfg.alpha, **self._settings(random_state))
+
+    def item_vectors(self) -> np.ndarray | None:
+        return self.item_factors_
+
+    def _user_rows(self, users: np.ndarray, ctx: ServeContext) -> np.ndarray:
+        """Last night's factors, re-solved for users with positives today (see ``foldin``)."""
+        rows = super()._user_rows(users, ctx)
+        if ctx.recent is None or self.interactions_ is None or self.item_factors_ is None:
+            return rows
+        fresh = np.flatnonzero(np.diff(ctx.recent[users].indptr) > 0)
+        if fresh.size == 0:
+            return rows
+        history = self.interactions_[users[fresh]] + ctx.recent[users[fresh]]
+        rows = rows.copy()
+        rows[fresh] = fold_in(self.item_factors_, history, self.cfg.alpha, self.cfg.regularization)
+        return rows
+
+
+class BPRPolicy(_FactorPolicy):
+    """Bayesian personalised ranking; users the window has not seen fall back to popularity.
+
+    implicit appends a bias column (user side all ones, item side the item bias), so scores
+    include item bias. Users with no positives keep their random initial factors inside
+    implicit; we zero them so their ranking is the popularity prior, like ALS's cold users.
+    """
+
+    name = "bpr"
+
+    def _model(self, random_state: int) -> object:
+        return BayesianPersonalizedRanking(
+            learning_rate=self.cfg.learning_rate, **self._settings(random_state)
+        )
+
+    def _factors(self, model: object) -> tuple[np.ndarray, np.ndarray]:
+        users, items = super()._factors(model)
+        assert self.interactions_ is not None
+        users = np.array(users, dtype=np.float32)
+        users[np.diff(self.interactions_.indptr) == 0] = 0.0
+        return users, np.asarray(items, dtype=np.float32)
+
+    def item_vectors(self) -> np.ndarray | None:
+        """Item factors without the bias column: similarity is about taste, not popularity."""
+        return None if self.item_factors_ is None else self.item_factors_[:, :-1]

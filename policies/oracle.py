@@ -14,11 +14,12 @@ from agents.catalog import Catalog
 from agents.choice import ChoiceConfig, utility_for_all_items
 from agents.population import Population
 from policies.base import ScoringPolicy
+from policies.config import PolicyConfig
 from policies.types import ItemMetadata, ServeContext, TrainingWindow
 
 
 @dataclass
-class OracleConfig:
+class OracleConfig(PolicyConfig):
     """No parameters: the truth has none to tune."""
 
     name: str = "oracle"

@@ -1,4 +1,4 @@
-"""Policy names, their config schemas and constructors, in one table."""
+"""Policy names, their config schemas and constructors, in one table, plus the wrapping."""
 
 from __future__ import annotations
 
@@ -8,10 +8,19 @@ from typing import Any
 import numpy as np
 
 from policies.base import Policy
-from policies.factor import ALSConfig, ALSPolicy, ItemKNNConfig, ItemKNNPolicy
+from policies.diversity import Diversify
+from policies.factor import (
+    ALSConfig,
+    ALSPolicy,
+    BPRConfig,
+    BPRPolicy,
+    ItemKNNConfig,
+    ItemKNNPolicy,
+)
 from policies.oracle import GroundTruth, OracleConfig, OraclePolicy
 from policies.simple import PopularConfig, PopularPolicy, RandomConfig, RandomPolicy
 from policies.types import ItemMetadata
+from policies.wrappers import EpsilonGreedy, FreshnessQuota
 
 
 @dataclass(frozen=True)
@@ -27,6 +36,7 @@ POLICIES: dict[str, PolicySpec] = {
     "popular": PolicySpec(PopularConfig, PopularPolicy),
     "item_knn": PolicySpec(ItemKNNConfig, ItemKNNPolicy),
     "als": PolicySpec(ALSConfig, ALSPolicy),
+    "bpr": PolicySpec(BPRConfig, BPRPolicy),
     "oracle": PolicySpec(OracleConfig, OraclePolicy),
 }
 
@@ -34,10 +44,30 @@ POLICIES: dict[str, PolicySpec] = {
 def make_policy(
     cfg: Any, items: ItemMetadata, rng: np.random.Generator, truth: GroundTruth
 ) -> Policy:
-    """Build the policy named by ``cfg.name``; only the oracle is handed the ground truth."""
+    """Build the policy named by ``cfg.name``, wrapped as its shared knobs ask.
+
+    Only the oracle is handed the ground truth. The base keeps ``rng`` itself, so switching
+    a wrapper on never changes the base's own random numbers.
+    """
     if cfg.name not in POLICIES:
         raise KeyError(f"unknown policy {cfg.name!r}; choose one of {sorted(POLICIES)}")
     cls = POLICIES[cfg.name].policy
     if getattr(cls, "needs_ground_truth", False):
-        return cls(items, rng, cfg, truth)  # type: ignore[call-arg]
-    return cls(items, rng, cfg)
+        base = cls(items, rng, cfg, truth)  # type: ignore[call-arg]
+    else:
+        base = cls(items, rng, cfg)
+    return wrap(base, cfg, rng)
+
+
+def wrap(policy: Policy, cfg: Any, rng: np.random.Generator) -> Policy:
+    """base → Diversify → FreshnessQuota → EpsilonGreedy, each only when switched on.
+
+    Exploration is outermost so the propensities it states are those of the final slate.
+    """
+    if cfg.diversity > 0 or cfg.genre_cap > 0:
+        policy = Diversify(policy, cfg.diversity, cfg.similarity, cfg.genre_cap, cfg.candidates)
+    if cfg.fresh_slots > 0:
+        policy = FreshnessQuota(policy, cfg.fresh_slots, cfg.fresh_days)
+    if cfg.epsilon > 0:
+        policy = EpsilonGreedy(policy, cfg.epsilon, rng.spawn(1)[0])
+    return policy

@@ -7,18 +7,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from policies.base import ScoringPolicy
+from policies.config import PolicyConfig
 from policies.types import ServeContext, TrainingWindow
 
 
 @dataclass
-class RandomConfig:
+class RandomConfig(PolicyConfig):
     """Uniform random slates: the no-feedback baseline."""
 
     name: str = "random"
 
 
 @dataclass
-class PopularConfig:
+class PopularConfig(PolicyConfig):
     """Most positive labels over the training window, ties broken at random."""
 
     name: str = "popular"
@@ -44,7 +45,11 @@ class RandomPolicy(ScoringPolicy):
 
 
 class PopularPolicy(ScoringPolicy):
-    """Rank by how many positive labels each item got in the training window."""
+    """Rank by how many positive labels each item got in the training window.
+
+    In real-time serving, today's positives so far (``ctx.recent``) count too, so a title
+    taking off this morning climbs before tonight's refit.
+    """
 
     name = "popular"
     counts_: np.ndarray | None = None
@@ -54,6 +59,8 @@ class PopularPolicy(ScoringPolicy):
 
     def score(self, users: np.ndarray, ctx: ServeContext) -> np.ndarray:
         counts = self.counts_ if self.counts_ is not None else np.zeros(self.items.n_items)
+        if ctx.recent is not None:
+            counts = counts + np.asarray(ctx.recent.sum(axis=0)).ravel()
         return np.broadcast_to(counts, (users.size, counts.size))
 
 

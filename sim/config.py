@@ -297,7 +297,7 @@ def validate(cfg: RunConfig) -> None:
     if cfg.policy is None:
         raise ConfigError("policy is missing: choose one of " + ", ".join(sorted(POLICIES)))
     rules = dict(RULES)
-    policy_rules = {**POLICY_RULES.get(getattr(cfg.policy, "name", ""), {})}
+    policy_rules = {**COMMON_POLICY_RULES, **POLICY_RULES.get(getattr(cfg.policy, "name", ""), {})}
     for name, check in policy_rules.items():
         rules[f"policy.{name}"] = check
     for path, check in rules.items():

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
 import pytest
-from scipy.stats import chisquare
-
-from agents.catalog import CatalogConfig, generate_catalog
-from agents.choice import ChoiceConfig, utility_for_all_items
-from agents.population import PopulationConfig, generate_population
+import scipy.sparse as sp
 from contracts import (
     ITEMS_PER_BLOCK,
     N_ITEMS,
@@ -22,8 +19,23 @@ from contracts import (
     qualifying,
     seeded_rng,
 )
+from implicit.cpu.als import AlternatingLeastSquares
+from scipy.stats import chisquare
+from threadpoolctl import threadpool_limits
+
+from agents.catalog import CatalogConfig, generate_catalog
+from agents.choice import ChoiceConfig, utility_for_all_items
+from agents.population import PopulationConfig, generate_population
 from policies.base import Policy, top_k
-from policies.factor import ALSConfig, ALSPolicy, ItemKNNConfig, ItemKNNPolicy
+from policies.factor import (
+    ALSConfig,
+    ALSPolicy,
+    BPRConfig,
+    BPRPolicy,
+    ItemKNNConfig,
+    ItemKNNPolicy,
+)
+from policies.foldin import fold_in
 from policies.oracle import GroundTruth, OracleConfig, OraclePolicy
 from policies.simple import PopularConfig, PopularPolicy, RandomConfig, RandomPolicy
 from policies.types import ItemMetadata, Slates
@@ -33,6 +45,7 @@ K = 5
 # regularization 1.0 rather than the default 0.05: with 8 factors and ~430 positives the
 # default overfits the toy window (in-block share at k=5 dips to ~0.88 on some seeds)
 SMALL_ALS = ALSConfig(factors=8, iterations=5, regularization=1.0)
+SMALL_BPR = BPRConfig(factors=8, iterations=100)
 
 
 @lru_cache(maxsize=1)
@@ -67,6 +80,11 @@ class TestALSContract(PolicyContract):
         return ALSPolicy(items, rng, SMALL_ALS)
 
 
+class TestBPRContract(PolicyContract):
+    def make_policy(self, items: ItemMetadata, rng: np.random.Generator) -> Policy:
+        return BPRPolicy(items, rng, SMALL_BPR)
+
+
 class TestOracleContract(PolicyContract):
     def make_policy(self, items: ItemMetadata, rng: np.random.Generator) -> Policy:
         return OraclePolicy(items, rng, OracleConfig(), small_truth())
@@ -90,8 +108,12 @@ def test_planted_popularity_has_no_ties_at_the_top() -> None:
 
 @pytest.mark.parametrize(
     ("policy_cls", "cfg"),
-    [(ItemKNNPolicy, ItemKNNConfig(neighbours=10)), (ALSPolicy, SMALL_ALS)],
-    ids=["item_knn", "als"],
+    [
+        (ItemKNNPolicy, ItemKNNConfig(neighbours=10)),
+        (ALSPolicy, SMALL_ALS),
+        (BPRPolicy, SMALL_BPR),
+    ],
+    ids=["item_knn", "als", "bpr"],
 )
 @pytest.mark.parametrize("offset", [0, 1, 2])
 def test_collaborative_filtering_finds_the_planted_blocks(
@@ -122,8 +144,12 @@ def test_popular_ranks_by_window_counts() -> None:
 
 @pytest.mark.parametrize(
     ("policy_cls", "cfg"),
-    [(ItemKNNPolicy, ItemKNNConfig(neighbours=10)), (ALSPolicy, SMALL_ALS)],
-    ids=["item_knn", "als"],
+    [
+        (ItemKNNPolicy, ItemKNNConfig(neighbours=10)),
+        (ALSPolicy, SMALL_ALS),
+        (BPRPolicy, SMALL_BPR),
+    ],
+    ids=["item_knn", "als", "bpr"],
 )
 def test_cold_users_get_the_most_popular_items(policy_cls: type[Policy], cfg: object) -> None:
     data = planted()
@@ -139,8 +165,12 @@ def test_cold_users_get_the_most_popular_items(policy_cls: type[Policy], cfg: ob
 
 @pytest.mark.parametrize(
     ("policy_cls", "cfg"),
-    [(ItemKNNPolicy, ItemKNNConfig(neighbours=10)), (ALSPolicy, SMALL_ALS)],
-    ids=["item_knn", "als"],
+    [
+        (ItemKNNPolicy, ItemKNNConfig(neighbours=10)),
+        (ALSPolicy, SMALL_ALS),
+        (BPRPolicy, SMALL_BPR),
+    ],
+    ids=["item_knn", "als", "bpr"],
 )
 def test_cold_users_get_popular_items_when_batched_with_warm_users(
     policy_cls: type[Policy], cfg: object
@@ -294,3 +324,78 @@ def test_drop_seen_output_passes_the_slate_contract() -> None:
     night = policy.recommend(users, K + 10, context())  # ranked before anything was watched
     ctx = context(seen=data.seen)
     check_slates(drop_seen(night, users, ctx.seen, K), users, K, ctx)
+
+
+# --- real-time fold-in of today's positives (ctx.recent) ------------------------------------
+
+
+def recent_rows(rows: dict[int, list[int]]) -> sp.csr_matrix:
+    """Today's positives: user -> items, as the users × items matrix serving hands over."""
+    users = [u for u, items in rows.items() for _ in items]
+    items = [i for its in rows.values() for i in its]
+    ones = np.ones(len(users), dtype=np.float32)
+    return sp.csr_matrix((ones, (users, items)), shape=(N_USERS, N_ITEMS))
+
+
+def test_fold_in_matches_implicits_own_user_solve() -> None:
+    """Our batched normal equations give what implicit's recalculate_user gives (1e-4)."""
+    data = planted()
+    with threadpool_limits(1, "blas"):  # implicit warns about a BLAS pool at construction
+        model = AlternatingLeastSquares(
+            factors=8, regularization=0.1, alpha=2.0, iterations=3, random_state=0, num_threads=1
+        )
+        model.fit(data.window.interactions, show_progress=False)
+    rows = data.window.interactions[:12] + recent_rows({0: [25, 30], 5: [1]})[:12]
+    ours = fold_in(model.item_factors, rows, 2.0, 0.1)
+    theirs = model.recalculate_user(np.arange(12), rows)
+    np.testing.assert_allclose(ours, theirs, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("policy_cls", "cfg"),
+    [(ALSPolicy, SMALL_ALS), (ItemKNNPolicy, ItemKNNConfig(neighbours=10))],
+    ids=["als", "item_knn"],
+)
+def test_recent_positives_pull_the_slate_toward_their_block(
+    policy_cls: type[Policy], cfg: object
+) -> None:
+    """Block-0 users who clicked four block-1 items today: +10 points of block-1 items or more.
+
+    Without ``recent`` these users' slates hold no block-1 items; with it ALS gives ~16 %.
+    """
+    data = planted()
+    users = data.warm[data.user_block[data.warm] == 0][:10]
+    clicked = [ITEMS_PER_BLOCK + i for i in (0, 2, 4, 6)]
+    recent = recent_rows({int(u): clicked for u in users})
+    seen = data.seen | (recent.toarray() > 0)
+    ctx = context(seen=seen)
+    policy = fitted(policy_cls, cfg)
+    before = policy.recommend(users, K, ctx).items
+    after = policy.recommend(users, K, replace(ctx, recent=recent)).items
+    check_slates(policy.recommend(users, K, replace(ctx, recent=recent)), users, K, ctx)
+    in_b = lambda items: (data.item_block[items] == 1).mean()
+    assert in_b(after) >= in_b(before) + 0.1, (in_b(before), in_b(after))
+
+
+def test_popular_counts_todays_positives_in_realtime() -> None:
+    data = planted()
+    rare = int(np.argmin(data.counts))
+    recent = recent_rows({u: [rare] for u in range(N_USERS)})  # everyone clicked it today
+    ctx = context()
+    slates = fitted(PopularPolicy, PopularConfig()).recommend(np.arange(3), K, ctx)
+    assert rare not in slates.items
+    boosted = fitted(PopularPolicy, PopularConfig()).recommend(
+        np.arange(3), K, replace(ctx, recent=recent)
+    )
+    assert (boosted.items[:, 0] == rare).all()
+
+
+def test_bpr_ignores_recent_positives() -> None:
+    data = planted()
+    recent = recent_rows({0: [ITEMS_PER_BLOCK, ITEMS_PER_BLOCK + 1]})
+    ctx = context(seen=data.seen)
+    a = fitted(BPRPolicy, SMALL_BPR, offset=4).recommend(np.arange(N_USERS), K, ctx)
+    b = fitted(BPRPolicy, SMALL_BPR, offset=4).recommend(
+        np.arange(N_USERS), K, replace(ctx, recent=recent)
+    )
+    np.testing.assert_array_equal(a.items, b.items)
