@@ -19,6 +19,7 @@ from sim.config import RunConfig
 from sim.controllers import next_epsilon
 from sim.eventlog import EventLog
 from sim.faults import draw_failed_nights, draw_outages
+from sim.metrics.concentration import share_of
 from sim.metrics.daily import DayTally, day_metrics, night_metrics
 from sim.pipeline.nightly import NightlyJob, NightOutcome, PolicyFactory
 from sim.pipeline.registry import Registry
@@ -121,6 +122,8 @@ class Engine:
         assert self.night is not None
         values |= night_metrics(self.night.record, self.registry.production)
         values["outage_time_share"] = self.outages.hours_down(24.0 * day, 24.0 * (day + 1)) / 24
+        age = day - self.world.catalog.release_day
+        values["fresh_impression_share"] = share_of(self.tally.impressions, (age >= 0) & (age < 7))
         self.ctr[day] = values["ctr"]
         self.last_top1_share = values["top1_share"]
         if self.epsilon is not None:

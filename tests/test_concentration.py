@@ -14,7 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from sim.metrics.concentration import coverage, exposure_entropy, gini, graveyard, top_share
+from sim.metrics.concentration import (
+    coverage,
+    exposure_entropy,
+    gini,
+    graveyard,
+    share_of,
+    top_share,
+)
 from sim.metrics.daily import DayTally, day_metrics
 
 counts_arrays = arrays(
@@ -265,3 +272,9 @@ def test_day_metrics_completion_rate_nan_with_impressions_but_no_clicks() -> Non
     assert m["ctr"] == 0.0
     assert math.isnan(m["completion_rate"])
     assert math.isnan(m["mean_true_utility"])
+
+
+def test_share_of_members() -> None:
+    counts = np.array([5, 0, 3, 2])
+    assert share_of(counts, np.array([True, True, False, False])) == pytest.approx(0.5)
+    assert share_of(np.zeros(3), np.ones(3, bool)) == 0.0

@@ -57,6 +57,13 @@ def graveyard(counts: np.ndarray, true_value: np.ndarray, top_fraction: float = 
     return int((x[best] == 0).sum())
 
 
+def share_of(counts: np.ndarray, members: np.ndarray) -> float:
+    """Share of all exposure that went to the ``members`` (boolean mask) items."""
+    x = np.asarray(counts, dtype=np.float64)
+    total = x.sum()
+    return float(x[members].sum() / total) if total else 0.0
+
+
 def _count(fraction: float, n: int) -> int:
     """ceil(fraction * n), at least 1, immune to float noise (0.07 * 100 = 7.000000000000001)."""
     return max(1, math.ceil(round(fraction * n, 9)))
