@@ -19,6 +19,7 @@ from policies.factor import (
 )
 from policies.oracle import GroundTruth, OracleConfig, OraclePolicy
 from policies.simple import PopularConfig, PopularPolicy, RandomConfig, RandomPolicy
+from policies.two_stage import TwoStageConfig, TwoStagePolicy
 from policies.types import ItemMetadata
 from policies.wrappers import EpsilonGreedy, FreshnessQuota
 
@@ -37,6 +38,7 @@ POLICIES: dict[str, PolicySpec] = {
     "item_knn": PolicySpec(ItemKNNConfig, ItemKNNPolicy),
     "als": PolicySpec(ALSConfig, ALSPolicy),
     "bpr": PolicySpec(BPRConfig, BPRPolicy),
+    "two_stage": PolicySpec(TwoStageConfig, TwoStagePolicy),
     "oracle": PolicySpec(OracleConfig, OraclePolicy),
 }
 

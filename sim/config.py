@@ -283,11 +283,11 @@ POLICY_RULES: dict[str, dict[str, Check]] = {
     "two_stage": {
         **ALS_RULES,
         "retrieve": between(1, "catalog.n_items", integer=True),
-        "ranker_iterations": at_least(1, integer=True),
-        "ranker_learning_rate": at_least(0, strict=True),
-        "ranker_leaves": at_least(2, integer=True),
-        "ranker_bins": between(2, 255, integer=True),
-        "min_positives": at_least(1, integer=True),
+        "ranker.iterations": at_least(1, integer=True),
+        "ranker.learning_rate": at_least(0, strict=True),
+        "ranker.leaves": at_least(2, integer=True),
+        "ranker.bins": between(2, 255, integer=True),
+        "ranker.min_positives": at_least(1, integer=True),
     },
 }
 
