@@ -29,7 +29,7 @@ CONCENTRATION_LABELS: dict[str, str] = {
     "exposure_entropy": "Exposure entropy (bits)",
     "graveyard": "Top-decile items never shown today",
     "graveyard_never_shown": "Top-decile items never shown so far",
-    "fresh_impression_share": "Impressions on releases < 7 days old",
+    "fresh_impression_share": "Impressions on releases under a week old",
 }
 
 ONLINE_LABELS: dict[str, str] = {
