@@ -48,7 +48,7 @@ class ALSConfig(PolicyConfig):
     regularization: float = 0.05
     alpha: float = 2.0  # confidence = alpha * count on observed items (implicit's convention)
     iterations: int = 10
-    threads: int = 2
+    threads: int = 1  # OpenMP threads; 2 helps only on an idle machine and is 5x slower on a busy one
 
 
 @dataclass
