@@ -5,8 +5,9 @@ Contract (every policy, wrappers included):
 * ``fit(window)`` is called every night with a point-in-time ``TrainingWindow`` of logged
   data. It may be called with an empty window (day 0): the policy must still serve.
 * ``recommend(users, k, ctx)`` returns ``Slates`` with ``items`` int32[len(users), k]:
-  distinct items per row, all released (``ctx.available``) and not already watched
-  (``ctx.seen``). When fewer than k items qualify, the row is padded with ``-1``.
+  distinct items per row, all released (``ctx.available``), not already watched
+  (``ctx.seen``) and, when set, within the user's ``ctx.candidates``. When fewer than k
+  items qualify, the row is padded with ``-1``.
 * Policies hold their own ``np.random.Generator`` (given at construction) and never read
   the clock, globals or the simulated world.
 """
@@ -95,7 +96,7 @@ class ScoringPolicy(Policy):
         return items, values
 
     def _mask(self, scores: np.ndarray, users: np.ndarray, ctx: ServeContext) -> None:
-        """In place: forbid unreleased and watched items; break exact ties at random.
+        """In place: forbid what ``allowed_items`` rules out; break exact ties at random.
 
         The jitter is about 16 float32 ulps of each row's largest score: enough to order equal
         scores (popularity counts, cold users) at random per user, too small to reorder real
@@ -105,14 +106,22 @@ class ScoringPolicy(Policy):
         jitter = self.rng.random(scores.shape, dtype=np.float32)
         jitter *= 1e-6 * spread + np.float32(1e-30)
         scores += jitter
-        scores[:, ~ctx.available] = -np.inf
-        scores[ctx.seen[users]] = -np.inf
+        scores[~allowed_items(users, ctx)] = -np.inf
 
     def _propensity(
         self, items: np.ndarray, users: np.ndarray, ctx: ServeContext
     ) -> np.ndarray | None:
         """Deterministic policies show exactly what they rank: propensity 1 (0 for padding)."""
         return shown_once(items) if self.deterministic else None
+
+
+def allowed_items(users: np.ndarray, ctx: ServeContext) -> np.ndarray:
+    """bool[len(users), n_items]: released, not yet watched and, when serving restricts each
+    user to a candidate set (hybrid serving), in that set."""
+    allowed = ctx.available[None, :] & ~ctx.seen[users]
+    if ctx.candidates is not None:
+        allowed &= ctx.candidates[users]
+    return allowed
 
 
 def shown_once(items: np.ndarray) -> np.ndarray:

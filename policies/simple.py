@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from policies.base import ScoringPolicy
+from policies.base import ScoringPolicy, allowed_items
 from policies.config import PolicyConfig
 from policies.types import ServeContext, TrainingWindow
 
@@ -39,7 +39,7 @@ class RandomPolicy(ScoringPolicy):
 
     def _propensity(self, items: np.ndarray, users: np.ndarray, ctx: ServeContext) -> np.ndarray:
         """A uniform draw puts a given allowed item at a given position w.p. 1/#allowed."""
-        allowed = ctx.available.sum() - (ctx.seen[users] & ctx.available).sum(axis=1)
+        allowed = allowed_items(users, ctx).sum(axis=1)
         prop = 1.0 / np.maximum(allowed, 1)
         return np.where(items >= 0, prop[:, None], 0.0).astype(np.float32)
 

@@ -13,7 +13,7 @@ from typing import TypeVar
 import numpy as np
 from scipy.stats import binom
 
-from policies.base import Policy, shown_once, top_k
+from policies.base import Policy, allowed_items, shown_once, top_k
 from policies.types import ServeContext, Slates, TrainingWindow
 
 SAMPLE_CHUNK = 2048  # users whose exploration draws are made at once (bounds n × items keys)
@@ -57,7 +57,7 @@ class EpsilonGreedy(Wrapper):
     """Each slot independently explores with probability ``epsilon``.
 
     Explored slots are filled, in slot order, by a uniform draw without replacement from the
-    pool: allowed items (released, unseen) not already in the base slate. With m pool items
+    pool: allowed items (``allowed_items``) not already in the base slate. With m pool items
     and j slots before slot j, the probability of what ends up at slot j, given the base
     slate, is exactly:
 
@@ -102,7 +102,7 @@ class EpsilonGreedy(Wrapper):
         self, items: np.ndarray, users: np.ndarray, ctx: ServeContext
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Overwrite explored slots with pool draws; return items, explored mask, pool sizes."""
-        allowed = ctx.available[None, :] & ~ctx.seen[users]
+        allowed = allowed_items(users, ctx)
         rows = np.broadcast_to(np.arange(users.size)[:, None], items.shape)
         shown = items >= 0
         allowed[rows[shown], items[shown]] = False  # the pool excludes the base slate

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -136,8 +136,9 @@ def context(
 
 
 def qualifying(users: np.ndarray, ctx: ServeContext) -> np.ndarray:
-    """bool[len(users), n_items]: released and not yet watched by that user."""
-    return ctx.available[None, :] & ~ctx.seen[users]
+    """bool[len(users), n_items]: released, not yet watched and in the user's candidates."""
+    allowed = ctx.available[None, :] & ~ctx.seen[users]
+    return allowed if ctx.candidates is None else allowed & ctx.candidates[users]
 
 
 def check_slates(slates: Slates, users: np.ndarray, k: int, ctx: ServeContext) -> None:
@@ -154,6 +155,8 @@ def check_slates(slates: Slates, users: np.ndarray, k: int, ctx: ServeContext) -
         assert np.unique(shown).size == shown.size, f"row {row} repeats an item: {items[row]}"
         assert ctx.available[shown].all(), f"row {row} shows an unreleased item: {items[row]}"
         assert not ctx.seen[users[row], shown].any(), f"row {row} shows a watched item"
+        if ctx.candidates is not None:
+            assert ctx.candidates[users[row], shown].all(), f"row {row} leaves its candidates"
         n_real = min(k, int(allowed[row].sum()))
         assert real[row].sum() == n_real, f"row {row}: {real[row].sum()} items, expected {n_real}"
         assert real[row, :n_real].all(), f"row {row}: padding before real items: {items[row]}"
@@ -237,6 +240,15 @@ class PolicyContract:
             for row in np.flatnonzero(few):
                 shown = slates.items[row][slates.items[row] >= 0]
                 np.testing.assert_array_equal(np.sort(shown), np.flatnonzero(allowed[row]))
+
+    def test_stays_within_candidate_sets(self) -> None:
+        """Hybrid serving: each user may only get items from a precomputed candidate set."""
+        rng = np.random.default_rng(PLANT_SEED)
+        candidates = rng.random((N_USERS, N_ITEMS)) < 0.3
+        ctx = replace(self.planted_context(), candidates=candidates)
+        users = np.arange(N_USERS)
+        for k in (self.k, N_ITEMS):
+            check_slates(self.fitted().recommend(users, k, ctx), users, k, ctx)
 
     def test_empty_user_batch(self) -> None:
         ctx = self.planted_context()
