@@ -65,12 +65,15 @@ class Policy(ABC):
 class ScoringPolicy(Policy):
     """A policy that scores every item for each user and serves the top k.
 
-    Subclasses implement ``score``; this class masks what may not be shown, breaks ties at
-    random per user (so cold-start users do not all get the same slate), and selects the
-    top k in chunks to bound memory.
+    Subclasses implement ``score``; this class masks what may not be shown, breaks exact ties
+    by a fixed pseudo-random order that differs per user (so cold-start users do not all get
+    the same slate), and selects the top k in chunks to bound memory. Tie-breaking is a
+    deterministic function of (model, user, item), so a slate really is shown with
+    probability 1 and the logged propensity of 1 is honest.
     """
 
     deterministic: bool = True  # propensity 1 for what is shown: same state, same slate
+    tie_keys_: np.ndarray | None = None  # per-item keys of this model's tie-break order
 
     @abstractmethod
     def score(self, users: np.ndarray, ctx: ServeContext) -> np.ndarray:
@@ -96,23 +99,44 @@ class ScoringPolicy(Policy):
         return items, values
 
     def _mask(self, scores: np.ndarray, users: np.ndarray, ctx: ServeContext) -> None:
-        """In place: forbid what ``allowed_items`` rules out; break exact ties at random.
+        """In place: forbid what ``allowed_items`` rules out; order exact ties per user.
 
-        The jitter is about 16 float32 ulps of each row's largest score: enough to order equal
-        scores (popularity counts, cold users) at random per user, too small to reorder real
-        gaps. It is scaled per row so one user's large scores never drown another's small ones.
+        The tie-breaker is about 16 float32 ulps of each row's largest score: enough to order
+        equal scores (popularity counts, cold users), too small to reorder real gaps. It is
+        scaled per row so one user's large scores never drown another's small ones.
         """
         spread = np.abs(scores).max(axis=1, keepdims=True)
-        jitter = self.rng.random(scores.shape, dtype=np.float32)
+        jitter = self._tie_order(users)
         jitter *= 1e-6 * spread + np.float32(1e-30)
         scores += jitter
         scores[~allowed_items(users, ctx)] = -np.inf
+
+    def _tie_order(self, users: np.ndarray) -> np.ndarray:
+        """float32[len(users), n_items] in [0, 1): a random item order, rotated per user.
+
+        The item keys are drawn once per model from its own stream; each user's rotation is a
+        hash of the user id, so the order depends on (model, user) alone, never on call order.
+        """
+        if self.tie_keys_ is None:
+            self.tie_keys_ = self.rng.random(self.items.n_items, dtype=np.float32)
+        order = user_hash01(users)[:, None] + self.tie_keys_[None, :]
+        order -= np.floor(order)
+        return order
 
     def _propensity(
         self, items: np.ndarray, users: np.ndarray, ctx: ServeContext
     ) -> np.ndarray | None:
         """Deterministic policies show exactly what they rank: propensity 1 (0 for padding)."""
         return shown_once(items) if self.deterministic else None
+
+
+def user_hash01(users: np.ndarray) -> np.ndarray:
+    """A fixed pseudo-random number in [0, 1) per user id (splitmix64 finaliser)."""
+    x = np.asarray(users, dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return ((x >> np.uint64(40)).astype(np.float64) / 2.0**24).astype(np.float32)
 
 
 def allowed_items(users: np.ndarray, ctx: ServeContext) -> np.ndarray:

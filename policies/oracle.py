@@ -10,9 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.catalog import Catalog
-from agents.choice import ChoiceConfig, utility_for_all_items
-from agents.population import Population
+from agents.choice import utility_for_all_items
+from agents.truth import GroundTruth
 from policies.base import ScoringPolicy
 from policies.config import PolicyConfig
 from policies.types import ItemMetadata, ServeContext, TrainingWindow
@@ -25,20 +24,10 @@ class OracleConfig(PolicyConfig):
     name: str = "oracle"
 
 
-@dataclass(frozen=True)
-class GroundTruth:
-    """What the oracle reads and no other policy may: tastes, item vectors, quality."""
-
-    catalog: Catalog
-    population: Population
-    choice: ChoiceConfig
-
-
 class OraclePolicy(ScoringPolicy):
     """Serve the items with the highest true utility for each user."""
 
     name = "oracle"
-    needs_ground_truth = True
 
     def __init__(
         self, items: ItemMetadata, rng: np.random.Generator, cfg: OracleConfig, truth: GroundTruth

@@ -9,7 +9,7 @@ import numpy as np
 from agents.catalog import Catalog, generate_catalog
 from agents.choice import ChoiceConfig
 from agents.population import Population, generate_population
-from policies.oracle import GroundTruth
+from agents.truth import GroundTruth
 from policies.types import ItemMetadata
 from sim.config import RunConfig
 from sim.seeding import Streams

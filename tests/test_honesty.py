@@ -12,6 +12,8 @@ from __future__ import annotations
 import ast
 import dataclasses
 import re
+import subprocess
+import sys
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +29,8 @@ from agents.population import Population
 from contracts import make_window
 from policies.base import Policy
 from policies.factor import ALSConfig
-from policies.oracle import GroundTruth, OracleConfig
+from agents.truth import GroundTruth
+from policies.oracle import OracleConfig
 from policies.registry import POLICIES, make_policy
 from policies.types import ItemMetadata, ServeContext
 from sim.config import RunConfig
@@ -100,6 +103,43 @@ def test_only_the_oracle_imports_agents(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", policy_modules(), ids=lambda p: p.name)
+def test_only_the_registry_imports_the_oracle(path: Path) -> None:
+    """The oracle module re-exports ground-truth helpers: importing it is reaching the truth."""
+    found = forbidden_imports(path.read_text(), roots=("policies.oracle",))
+    if path.name not in {"registry.py", "oracle.py"}:
+        assert not found, f"policies/{path.name} imports the oracle: {found}"
+
+
+LEARNERS = [p for p in policy_modules() if p.name not in {"oracle.py", "registry.py"}]
+
+
+@pytest.mark.parametrize("path", LEARNERS, ids=lambda p: p.name)
+def test_importing_a_learner_loads_no_ground_truth(path: Path) -> None:
+    """In a fresh interpreter, whatever a learner pulls in transitively stays outside agents."""
+    module = "policies." + ".".join(path.relative_to(POLICIES_DIR).with_suffix("").parts)
+    if module.endswith("__init__"):
+        module = module.rsplit(".", 1)[0]
+    code = (
+        "import importlib, sys\n"
+        f"importlib.import_module({module!r})\n"
+        "bad = sorted(m for m in sys.modules if m == 'agents' or m.startswith('agents.')\n"
+        "             or m == 'policies.oracle')\n"
+        "print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", f"{module} loads {out.stdout.strip()}"
+
+
+def test_registry_hands_the_truth_to_the_oracle_only() -> None:
+    world, streams = small_world()
+    meta, truth = world.metadata(), world.truth()
+    for name, spec in POLICIES.items():
+        policy = make_policy(spec.config(), meta, streams.rng(name), truth)
+        holds_truth = any(obj is truth for _, obj in reachable(policy))
+        assert holds_truth == (name == "oracle"), name
+
+
+@pytest.mark.parametrize("path", policy_modules(), ids=lambda p: p.name)
 def test_no_policy_module_imports_the_engine(path: Path) -> None:
     """``sim`` and ``experiments`` hold the world; importing them would tunnel under the wall."""
     assert not forbidden_imports(path.read_text(), roots=("sim", "experiments"))
@@ -139,6 +179,13 @@ def test_checker_flags_every_import_form(source: str) -> None:
 )
 def test_checker_leaves_clean_sources_alone(source: str) -> None:
     assert forbidden_imports(source) == []
+
+
+@pytest.mark.parametrize(
+    "source", ["from policies.oracle import GroundTruth", "import policies.oracle as o"]
+)
+def test_checker_flags_the_oracle_back_door(source: str) -> None:
+    assert forbidden_imports(source, roots=("policies.oracle",))
 
 
 # --- dynamic guard --------------------------------------------------------------------------

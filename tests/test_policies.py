@@ -36,7 +36,8 @@ from policies.factor import (
     ItemKNNPolicy,
 )
 from policies.foldin import fold_in
-from policies.oracle import GroundTruth, OracleConfig, OraclePolicy
+from agents.truth import GroundTruth
+from policies.oracle import OracleConfig, OraclePolicy
 from policies.simple import PopularConfig, PopularPolicy, RandomConfig, RandomPolicy
 from policies.types import ItemMetadata, Slates
 from sim.serving import drop_seen
