@@ -80,7 +80,7 @@ class Engine:
                                   crashed, self.ctr)
         self.policy = self.night.policy
         self._steer(self.policy)
-        if self.night.deployed:
+        if self.night.record.status != "job_failed":  # a crashed job leaves yesterday's lists
             active = self.world.population.active_ids()
             self.server.prepare(self.policy, active, self.context(day, 0.0), self._popularity(day))
         self.tally = self._new_tally()

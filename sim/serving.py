@@ -59,8 +59,8 @@ class Server:
             self.allowed_ = np.zeros(ctx.seen.shape, dtype=bool)
             rows, cols = np.nonzero(items >= 0)
             self.allowed_[rows, items[rows, cols]] = True
-        order = np.argsort(-popularity, kind="stable")
-        self.popular_ = order[: self.k + self.precompute].astype(np.int32)
+        # the whole catalog by popularity: the last resort must never run dry
+        self.popular_ = np.argsort(-popularity, kind="stable").astype(np.int32)
 
     def serve(self, policy: Policy, users: np.ndarray, ctx: ServeContext,
               model_down: np.ndarray) -> Served:
@@ -80,6 +80,10 @@ class Server:
         if empty.any():
             self._fill(items, prop, empty, self._popular(users[empty], ctx))
             path[empty] = POPULAR
+        short = (items < 0).any(axis=1)
+        if short.any():  # a list worn down by today's watches: top up from most popular
+            extra = self._popular(users[short], ctx, 2 * self.k)
+            items[short], prop[short] = top_up(items[short], prop[short], extra)
         return Served(Slates(items, prop), path)
 
     def _live(self, policy: Policy, users: np.ndarray, ctx: ServeContext) -> Slates:
@@ -87,11 +91,11 @@ class Server:
             ctx = replace(ctx, candidates=self.allowed_)
         return policy.recommend(users, self.k, ctx)
 
-    def _popular(self, users: np.ndarray, ctx: ServeContext) -> Slates:
+    def _popular(self, users: np.ndarray, ctx: ServeContext, n: int | None = None) -> Slates:
         """Most popular released items each user has not watched; propensity 1."""
         pool = self.popular_[ctx.available[self.popular_]]
         table = np.broadcast_to(pool, (users.size, pool.size)).astype(np.int32)
-        slates = drop_seen(Slates(table), users, ctx.seen, self.k)
+        slates = drop_seen(Slates(table), users, ctx.seen, n or self.k)
         return Slates(slates.items, np.where(slates.items >= 0, 1.0, 0.0).astype(np.float32))
 
     @staticmethod
@@ -101,6 +105,29 @@ class Server:
             prop[rows] = slates.propensity
         else:
             prop[rows] = np.nan
+
+
+def top_up(
+    items: np.ndarray, prop: np.ndarray, extra: Slates
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fill each row's trailing empty slots with ``extra`` items not already in the row.
+
+    Rows hold their items first and ``-1`` after (as every path produces them); top-up
+    items are deterministic (propensity 1). Returns new arrays.
+    """
+    items, prop = items.copy(), prop.copy()
+    in_row = (extra.items[:, :, None] == items[:, None, :]).any(axis=2)
+    usable = (extra.items >= 0) & ~in_row
+    order = np.argsort(~usable, axis=1, kind="stable")
+    pool = np.where(np.take_along_axis(usable, order, 1), np.take_along_axis(extra.items, order, 1), -1)
+    filled = (items >= 0).sum(axis=1, keepdims=True)
+    slot = np.arange(items.shape[1])[None, :] - filled
+    take = np.clip(slot, 0, pool.shape[1] - 1)
+    candidate = np.where(slot >= 0, np.take_along_axis(pool, take, 1), -1)
+    new = (items < 0) & (candidate >= 0)
+    items[new] = candidate[new]
+    prop[new] = 1.0
+    return items, prop
 
 
 def drop_seen(slates: Slates, users: np.ndarray, seen: np.ndarray, k: int) -> Slates:

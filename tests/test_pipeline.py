@@ -101,3 +101,11 @@ def test_outages_fall_back_and_match_outage_time(small_config: MakeConfig, tmp_p
     assert abs(fallback - down) < 4 * se, (fallback, down, se)
     shares = m[["served_batch_share", "served_realtime_share", "served_popular_share"]]
     assert np.allclose(shares.sum(axis=1), 1.0)
+
+
+def test_every_request_gets_a_full_slate_even_when_lists_go_stale(
+    small_config: MakeConfig, tmp_path: Path
+) -> None:
+    """Crashed nights leave batch lists to wear down; top-up keeps slates at k items."""
+    _, m = run(small_config, tmp_path, "days=8", "faults.failed_nights=[2,3,4,5,6,7]")
+    assert (m.impressions == 10 * m.sessions).all()

@@ -400,3 +400,15 @@ def test_bpr_ignores_recent_positives() -> None:
         np.arange(N_USERS), K, replace(ctx, recent=recent)
     )
     np.testing.assert_array_equal(a.items, b.items)
+
+
+def test_top_up_fills_trailing_slots_without_duplicates() -> None:
+    from sim.serving import top_up
+
+    items = np.array([[5, 6, -1, -1], [7, -1, -1, -1], [1, 2, 3, 4]], dtype=np.int32)
+    prop = np.where(items >= 0, 0.5, 0.0).astype(np.float32)
+    extra = Slates(np.array([[6, 8, 9, 10], [7, 8, -1, -1], [9, 9, 9, 9]], dtype=np.int32))
+    out, out_prop = top_up(items, prop, extra)
+    assert out.tolist() == [[5, 6, 8, 9], [7, 8, -1, -1], [1, 2, 3, 4]]
+    assert out_prop.tolist() == [[0.5, 0.5, 1.0, 1.0], [0.5, 1.0, 0.0, 0.0], [0.5] * 4]
+    assert items[0, 2] == -1  # inputs untouched
