@@ -21,7 +21,7 @@ def test_default_config_composes_and_is_valid() -> None:
 
 
 @pytest.mark.parametrize("policy", ["random", "popular", "item_knn", "als", "oracle"])
-@pytest.mark.parametrize("serving", ["batch", "realtime"])
+@pytest.mark.parametrize("serving", ["batch", "realtime", "hybrid"])
 def test_every_group_option_composes(policy: str, serving: str) -> None:
     cfg = check_job([f"policy={policy}", f"serving={serving}", "users=small", "catalog=small"])
     assert cfg.policy.name == policy and cfg.serving.name == serving

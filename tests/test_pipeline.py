@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from sim.config import RunConfig
 from sim.story import RunResult, simulate
@@ -81,13 +82,16 @@ def test_rollback_returns_to_the_previous_model(small_config: MakeConfig, tmp_pa
     assert m.ctr[night - 1] < m.ctr[night - 2]
 
 
-def test_outages_fall_back_and_match_outage_time(small_config: MakeConfig, tmp_path: Path) -> None:
+@pytest.mark.parametrize("serving", ["realtime", "hybrid"])
+def test_outages_fall_back_and_match_outage_time(
+    small_config: MakeConfig, tmp_path: Path, serving: str
+) -> None:
     """Flat traffic, so the share of sessions during outages estimates the outage time share.
 
     Session times are uniform given the outage schedule: tolerance 4 binomial standard
     errors over all sessions.
     """
-    result, m = run(small_config, tmp_path, "days=6", "serving=realtime",
+    result, m = run(small_config, tmp_path, "days=6", f"serving={serving}",
                     "faults.outage_rate=3", "faults.outage_hours=2",
                     "traffic.diurnal_amplitude=0")
     log = pd.concat(pd.read_parquet(p) for p in sorted((tmp_path / "log").glob("*.parquet")))
