@@ -21,6 +21,7 @@ from plotly.subplots import make_subplots
 from sim.atomic import atomic_path
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("day", "arm", "metric", "value")
+SPREAD_COLUMNS: tuple[str, ...] = ("lo", "hi")  # optional: a band across seeds
 
 CONCENTRATION_LABELS: dict[str, str] = {
     "gini": "Gini of impressions",
@@ -90,6 +91,7 @@ table.details th, table.details td {
 }
 table.details th { background: #f5f5f5; }
 p.empty { font-style: italic; color: #666; }
+p.caption { color: #555; max-width: 60rem; margin-top: 0; }
 """
 
 
@@ -129,12 +131,17 @@ def group_sections(metric_names: Sequence[str]) -> list[tuple[str, list[tuple[st
 
 
 def section_figure(
-    metrics: pd.DataFrame, items: Sequence[tuple[str, str]], colours: Mapping[str, str]
+    metrics: pd.DataFrame,
+    items: Sequence[tuple[str, str]],
+    colours: Mapping[str, str],
+    legend_title: str = "arm",
 ) -> go.Figure:
     """Build one small-multiples figure: a subplot per metric, a line per arm.
 
     Traces share a ``legendgroup`` per arm and only the first trace of each arm
     shows in the legend, so the legend lists each arm once and toggles it everywhere.
+    When the frame has ``lo``/``hi`` columns (a spread across seeds), each line gets a
+    shaded band behind it.
     """
     n_rows = -(-len(items) // N_COLS)
     fig = make_subplots(
@@ -152,8 +159,8 @@ def section_figure(
             series = groups.get((metric, arm))
             if series is None:
                 continue
-            trace = _arm_trace(series, arm, colour, show_legend=arm not in legend_shown)
-            fig.add_trace(trace, row=row + 1, col=col + 1)
+            for trace in _arm_traces(series, arm, colour, show_legend=arm not in legend_shown):
+                fig.add_trace(trace, row=row + 1, col=col + 1)
             legend_shown.add(arm)
     fig.update_xaxes(title_text="day", title_standoff=4)
     fig.update_layout(
@@ -161,9 +168,37 @@ def section_figure(
         hovermode="x unified",
         template="plotly_white",
         margin={"l": 50, "r": 20, "t": 40, "b": 40},
-        legend={"title": {"text": "arm"}},
+        legend={"title": {"text": legend_title}},
     )
     return fig
+
+
+def _arm_traces(
+    series: pd.DataFrame, arm: str, colour: str, *, show_legend: bool
+) -> list[go.Scatter]:
+    """One arm's line for one metric, behind it its band if the frame has one."""
+    line = _arm_trace(series, arm, colour, show_legend=show_legend)
+    if "lo" not in series or not (series["hi"] > series["lo"]).any():
+        return [line]
+    return [band_trace(series["day"], series["lo"], series["hi"], arm, colour), line]
+
+
+def band_trace(
+    x: pd.Series, lo: pd.Series, hi: pd.Series, group: str, colour: str
+) -> go.Scatter:
+    """A filled polygon from ``lo`` to ``hi``: one trace, so it toggles with its line."""
+    xs = [*x.to_numpy(), *x.to_numpy()[::-1]]
+    ys = [*hi.to_numpy(), *lo.to_numpy()[::-1]]
+    return go.Scatter(
+        x=xs, y=ys, fill="toself", fillcolor=translucent(colour), mode="none",
+        name=f"{group} (band)", legendgroup=group, showlegend=False, hoverinfo="skip",
+    )
+
+
+def translucent(colour: str, alpha: float = 0.18) -> str:
+    """``#RRGGBB`` → ``rgba(r,g,b,alpha)`` so a band never hides the lines under it."""
+    r, g, b = (int(colour.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
 
 
 def _arm_trace(series: pd.DataFrame, arm: str, colour: str, *, show_legend: bool) -> go.Scatter:
@@ -181,19 +216,23 @@ def _arm_trace(series: pd.DataFrame, arm: str, colour: str, *, show_legend: bool
 
 def _tidy(metrics: pd.DataFrame) -> pd.DataFrame:
     """Normalise dtypes and order by day so lines are drawn left to right."""
-    tidy = metrics.loc[:, list(REQUIRED_COLUMNS)].copy()
+    spread = [c for c in SPREAD_COLUMNS if c in metrics.columns]
+    tidy = metrics.loc[:, [*REQUIRED_COLUMNS, *spread]].copy()
     tidy["arm"] = tidy["arm"].astype(str)
     tidy["metric"] = tidy["metric"].astype(str)
     tidy["day"] = pd.to_numeric(tidy["day"])
-    tidy["value"] = pd.to_numeric(tidy["value"], errors="coerce").astype(float)
+    for col in ("value", *spread):
+        tidy[col] = pd.to_numeric(tidy[col], errors="coerce").astype(float)
     return tidy.sort_values(["metric", "arm", "day"], kind="stable")
 
 
-def build_figures(metrics: pd.DataFrame) -> list[tuple[str, go.Figure]]:
+def build_figures(metrics: pd.DataFrame, legend_title: str = "arm") -> list[tuple[str, go.Figure]]:
     """Build one figure per report section, in page order, as ``(section, figure)``.
 
     Separate from the HTML so callers (and tests) can inspect or restyle the figures.
-    Arm colours are assigned once here so they match across sections.
+    Arm colours are assigned once here so they match across sections. Optional ``lo``
+    and ``hi`` columns draw a band around each line (a cross-seed report uses variants
+    as arms).
     """
     validate_metrics(metrics)
     if metrics.empty:
@@ -201,10 +240,12 @@ def build_figures(metrics: pd.DataFrame) -> list[tuple[str, go.Figure]]:
     tidy = _tidy(metrics)
     colours = arm_colours(list(pd.unique(tidy["arm"])))
     sections = group_sections(list(pd.unique(tidy["metric"])))
-    return [(title, section_figure(tidy, items, colours)) for title, items in sections]
+    return [
+        (title, section_figure(tidy, items, colours, legend_title)) for title, items in sections
+    ]
 
 
-def _details_table(details: Mapping[str, str] | None) -> str:
+def details_table(details: Mapping[str, str] | None) -> str:
     """Render run details as a key/value table; everything is escaped (values are free text)."""
     if not details:
         return ""
@@ -215,13 +256,25 @@ def _details_table(details: Mapping[str, str] | None) -> str:
     return f'<table class="details">{rows}</table>'
 
 
-def _page(title: str, body: str) -> str:
+def html_page(title: str, body: str) -> str:
     """Wrap the body in a minimal standalone HTML document."""
     safe_title = html.escape(title)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         f"<title>{safe_title}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
         f"<h1>{safe_title}</h1>\n{body}\n</body>\n</html>\n"
+    )
+
+
+def figure_html(fig: go.Figure, *, with_plotlyjs: bool) -> str:
+    """One figure as a ``<div>``; pass ``with_plotlyjs`` for the page's first figure only."""
+    return pio.to_html(
+        fig,
+        full_html=False,
+        include_plotlyjs=with_plotlyjs,
+        include_mathjax=False,
+        config=PLOT_CONFIG,
+        default_height=f"{fig.layout.height}px",
     )
 
 
@@ -242,34 +295,29 @@ def build_report_html(
         ValueError: If required columns are missing.
     """
     figures = build_figures(metrics)
-    parts = [_details_table(details)]
+    parts = [details_table(details)]
     if not figures:
         parts.append('<p class="empty">No data: the metrics table is empty.</p>')
     for i, (section, fig) in enumerate(figures):
         parts.append(f"<h2>{html.escape(section)}</h2>")
-        parts.append(
-            pio.to_html(
-                fig,
-                full_html=False,
-                include_plotlyjs=i == 0,
-                include_mathjax=False,
-                config=PLOT_CONFIG,
-                default_height=f"{fig.layout.height}px",
-            )
-        )
-    return _page(title, "\n".join(parts))
+        parts.append(figure_html(fig, with_plotlyjs=i == 0))
+    return html_page(title, "\n".join(parts))
+
+
+def write_html(text: str, path: Path) -> Path:
+    """Write a page atomically so a crash never leaves a half-written file."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
 
 
 def write_report(
     metrics: pd.DataFrame, path: Path, title: str, details: Mapping[str, str] | None = None
 ) -> Path:
-    """Write the report atomically so a crash never leaves a half-written file.
+    """Write the one-run report atomically.
 
     Returns:
         The path written.
     """
-    path = Path(path)
-    text = build_report_html(metrics, title, details)
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return path
+    return write_html(build_report_html(metrics, title, details), path)

@@ -1,4 +1,4 @@
-"""Tests for the offline HTML metrics report."""
+"""Tests for the offline HTML metrics report and the cross-run helpers behind it."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from plotly.offline import get_plotlyjs
 
 from experiments.report import (
@@ -18,6 +21,24 @@ from experiments.report import (
     build_report_html,
     write_report,
 )
+from experiments.report_cli import parameter_figure, summary_table
+from experiments.runs import (
+    Run,
+    assign_variants,
+    combined_metrics,
+    final_means,
+    lorenz_curve,
+    lorenz_gini,
+    mean_lorenz,
+    natural_key,
+    parse_overrides,
+    seed_bands,
+    seed_stats,
+    swept_keys,
+    variant_label,
+    variant_order,
+)
+from sim.metrics.concentration import gini
 
 ARMS = ("arm_alpha", "arm_beta")  # distinctive: must not occur inside the plotly.js bundle
 UNKNOWN_METRIC = "novelty_score_xyz"
@@ -169,3 +190,110 @@ def test_failed_write_keeps_old_report_and_no_temp(
         write_report(make_metrics(("gini",)), target, "new")
     assert target.read_text(encoding="utf-8") == "previous report"
     assert os.listdir(tmp_path) == ["report.html"]
+
+
+# --- cross-run helpers (experiments.runs, experiments.report_cli) -------------------------
+
+
+def fake_run(overrides: dict[str, str], values: dict[str, list[float]], name: str) -> Run:
+    """A run with hand-made metrics (one value per day) and a flat exposure."""
+    rows = [
+        {"day": d, "arm": "main", "metric": m, "value": v}
+        for m, series in values.items()
+        for d, v in enumerate(series)
+    ]
+    counts = np.ones(10, dtype=np.int64)
+    summary: dict[str, object] = {"policy": "als", "seed": overrides.get("seed", "0")}
+    return Run(Path(name), summary, overrides, pd.DataFrame(rows), pd.DataFrame(), 10,
+               counts, counts)
+
+
+def test_overrides_parse_and_only_varying_keys_make_variants() -> None:
+    lines = ["policy=als", "+policy.epsilon=0.1", "seed=3", "users=small", "x=[1,2]"]
+    assert parse_overrides(lines) == {
+        "policy": "als", "policy.epsilon": "0.1", "seed": "3", "users": "small", "x": "[1,2]"
+    }
+    runs = [
+        fake_run({"policy": "als", "policy.epsilon": e, "seed": s, "users": "small"}, {}, e + s)
+        for e in ("0.1", "1", "0.05")
+        for s in ("0", "1")
+    ]
+    keys = assign_variants(runs)
+    assert keys == ["policy.epsilon"]
+    assert runs[0].variant == "policy.epsilon=0.1"
+    assert variant_order(runs, keys) == [f"policy.epsilon={e}" for e in ("0.05", "0.1", "1")]
+
+
+def test_absent_override_is_its_own_variant_and_seed_only_sweep_uses_policy() -> None:
+    overrides = [{"seed": "0"}, {"seed": "0", "policy.epsilon": "0.1"}]
+    assert swept_keys(overrides) == ["policy.epsilon"]
+    assert variant_label(overrides[0], ["policy.epsilon"], "x") == "policy.epsilon=default"
+    runs = [fake_run({"seed": s}, {}, s) for s in "012"]
+    assert assign_variants(runs) == []
+    assert {r.variant for r in runs} == {"als"}
+
+
+def test_hydra_job_numbers_sort_naturally() -> None:
+    paths = [Path(f"m/{n}_als_seed0") for n in (10, 9, 1)]
+    assert sorted(paths, key=natural_key) == [Path(f"m/{n}_als_seed0") for n in (1, 9, 10)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 50), min_size=1, max_size=60))
+def test_lorenz_area_gives_the_concentration_gini(counts: list[int]) -> None:
+    x, y = lorenz_curve(np.array(counts))
+    assert x[0] == y[0] == 0.0 and x[-1] == pytest.approx(1.0) and y[-1] == pytest.approx(1.0)
+    assert np.all(np.diff(y) >= -1e-12)
+    assert lorenz_gini(x, y) == pytest.approx(gini(np.array(counts)), abs=1e-9)
+
+
+def test_mean_lorenz_gini_is_mean_of_seed_ginis() -> None:
+    a, b = np.array([0, 0, 1, 9]), np.array([1, 1, 1, 1])
+    x, y = mean_lorenz([lorenz_curve(a), lorenz_curve(b)])
+    assert lorenz_gini(x, y) == pytest.approx((gini(a) + gini(b)) / 2)
+
+
+def test_seed_aggregation_numbers() -> None:
+    runs = [
+        fake_run({"policy": p, "seed": s}, {"ctr": v, "gini": [0.5] * 3}, f"{p}{s}")
+        for p, s, v in [("a", "0", [1.0, 2.0, 3.0]), ("a", "1", [3.0, 4.0, 7.0]),
+                        ("b", "0", [0.0, 0.0, 0.0])]
+    ]
+    assign_variants(runs)
+    combined = combined_metrics(runs)
+    bands = seed_bands(combined).set_index(["arm", "metric", "day"])
+    assert bands.loc[("policy=a", "ctr", 2)].tolist() == [5.0, 3.0, 7.0]  # mean, lo, hi
+    per_run = final_means(combined, ["ctr"], days=2)  # days 1 and 2
+    assert sorted(per_run["value"]) == [0.0, 2.5, 5.5]
+    stats = seed_stats(per_run, ["variant"]).set_index("variant")
+    assert stats.loc["policy=a", "mean"] == pytest.approx(4.0)
+    assert stats.loc["policy=a", "se"] == pytest.approx(np.std([2.5, 5.5], ddof=1) / np.sqrt(2))
+    assert stats.loc["policy=a", "n"] == 2 and np.isnan(stats.loc["policy=b", "se"])
+    table = summary_table(stats.reset_index(), ["policy=a", "policy=b"])
+    assert "<td>4 ± 1.5</td>" in table and "<td>0</td>" in table
+
+
+def test_bands_drawn_only_where_seeds_disagree() -> None:
+    frame = make_metrics(("gini", "ctr"), arms=("solo",)).assign(lo=lambda f: f.value)
+    frame["hi"] = np.where(frame.metric == "gini", frame.value + 1, frame.value)
+    [(_, concentration), (_, online)] = build_figures(frame, legend_title="variant")
+    assert [t.fill for t in concentration.data] == ["toself", None]
+    assert [t.fill for t in online.data] == [None]
+    assert concentration.layout.legend.title.text == "variant"
+
+
+def test_numeric_parameter_axis_with_a_line_per_other_parameter() -> None:
+    runs = [
+        fake_run({"eps": e, "serving": sv, "seed": s}, {"ctr": [float(e) + s2]}, f"{e}{sv}{s}")
+        for e in ("0.1", "0.05")
+        for sv in ("batch", "realtime")
+        for s, s2 in (("0", 0.0), ("1", 1.0))
+    ]
+    keys = assign_variants(runs)
+    per_run = final_means(combined_metrics(runs))
+    fig = parameter_figure(per_run, runs, "eps", [k for k in keys if k != "eps"])
+    assert [t.name for t in fig.data] == ["serving=batch", "serving=realtime"]
+    assert list(fig.data[0].x) == [0.05, 0.1]
+    assert list(fig.data[0].y) == pytest.approx([0.55, 0.6])
+    assert list(fig.data[0].error_y.array) == pytest.approx([0.5, 0.5])
+    assert fig.layout.xaxis.type == "linear"

@@ -1,0 +1,279 @@
+"""Find finished run directories and load what a cross-run report needs from them.
+
+A run directory is finished when its ``run.json`` says ``"status": "complete"`` (it is
+written last). Runs are grouped into *variants* by their Hydra overrides minus ``seed``,
+so seeds of one configuration become repeated measurements of the same thing. Loading
+reads only the columns it needs: item exposure comes from the ``item`` column of the log
+partitions, which keeps a 30-day, 3M-impression run to well under a second.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import yaml
+from tqdm.auto import tqdm
+
+SEED_KEY = "seed"
+PROGRESS_MIN_RUNS = 8  # below this a progress bar is only noise
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A run directory left out of the report, and why."""
+
+    path: Path
+    reason: str
+
+
+@dataclass
+class Run:
+    """What the report reads from one finished run directory."""
+
+    path: Path
+    summary: dict[str, object]
+    overrides: dict[str, str]
+    metrics: pd.DataFrame
+    registry: pd.DataFrame
+    n_items: int
+    exposure_final: np.ndarray  # impressions per item on the last logged day
+    exposure_total: np.ndarray  # impressions per item over the whole run
+    variant: str = field(default="")
+
+
+def find_runs(root: Path) -> tuple[list[Path], list[Skipped]]:
+    """Finished run directories below ``root`` (or ``root`` itself), and the ones skipped.
+
+    A directory counts as a run if it has a ``run.json`` or a Hydra ``.hydra/overrides.yaml``;
+    one without ``run.json`` is still running or was killed, so it is skipped, as are
+    failed and unreadable ones.
+    """
+    root = Path(root)
+    candidates = {p.parent for p in root.rglob("run.json")}
+    candidates |= {p.parent.parent for p in root.rglob(".hydra/overrides.yaml")}
+    done: list[Path] = []
+    skipped: list[Skipped] = []
+    for path in sorted(candidates, key=natural_key):
+        reason = _not_finished(path)
+        if reason is None:
+            done.append(path)
+        else:
+            skipped.append(Skipped(path, reason))
+    return done, skipped
+
+
+def _not_finished(path: Path) -> str | None:
+    """Why ``path`` is not a finished run, or None if it is."""
+    status_file = path / "run.json"
+    if not status_file.is_file():
+        return "unfinished (no run.json)"
+    try:
+        summary = json.loads(status_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        return f"unreadable run.json ({err})"
+    status = summary.get("status") if isinstance(summary, dict) else None
+    if status == "complete":
+        return None
+    error = summary.get("error", "") if isinstance(summary, dict) else ""
+    return f"status {status!r}" + (f": {error}" if error else "")
+
+
+def natural_key(path: Path) -> list[object]:
+    """Sort ``10_als`` after ``9_als``: Hydra job numbers are not zero-padded."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(path))]
+
+
+def parse_overrides(lines: Iterable[str]) -> dict[str, str]:
+    """``["policy=als", "+x=1"]`` → ``{"policy": "als", "x": "1"}``, in command-line order."""
+    out: dict[str, str] = {}
+    for line in lines:
+        key, sep, value = str(line).partition("=")
+        if sep:
+            out[key.lstrip("+~")] = value
+    return out
+
+
+def run_overrides(path: Path, summary: dict[str, object]) -> dict[str, str]:
+    """The run's Hydra overrides; without a ``.hydra`` folder, its policy and seed."""
+    file = path / ".hydra" / "overrides.yaml"
+    if file.is_file():
+        return parse_overrides(yaml.safe_load(file.read_text(encoding="utf-8")) or [])
+    return {"policy": str(summary.get("policy", "?")), SEED_KEY: str(summary.get(SEED_KEY))}
+
+
+def swept_keys(overrides: Sequence[dict[str, str]]) -> list[str]:
+    """Override keys other than seed whose value differs between runs (or is sometimes absent)."""
+    keys: list[str] = []
+    for ov in overrides:
+        keys += [k for k in ov if k not in keys and k != SEED_KEY]
+    return [k for k in keys if len({ov.get(k) for ov in overrides}) > 1]
+
+
+def variant_label(overrides: dict[str, str], keys: Sequence[str], fallback: str) -> str:
+    """``"policy=als policy.epsilon=0.1"``: the swept values that make this variant."""
+    parts = [f"{k}={overrides.get(k, 'default')}" for k in keys]
+    return " ".join(parts) or fallback
+
+
+def value_key(value: str) -> tuple[int, float, str]:
+    """Order numbers numerically before any text, so 0.05 < 0.1 < 1 < 'als'."""
+    number = as_number(value)
+    return (0, number, "") if number is not None else (1, 0.0, value)
+
+
+def as_number(value: str | None) -> float | None:
+    """The value as a float if it is a plain number (not a bool, null or list)."""
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def assign_variants(runs: Sequence[Run]) -> list[str]:
+    """Label every run with its variant; return the swept keys, ordered runs by variant."""
+    keys = swept_keys([r.overrides for r in runs])
+    for run in runs:
+        run.variant = variant_label(run.overrides, keys, str(run.summary.get("policy", "run")))
+    return keys
+
+
+def variant_order(runs: Sequence[Run], keys: Sequence[str]) -> list[str]:
+    """Variants sorted by their swept values (numbers numerically), each listed once."""
+    firsts: dict[str, Run] = {}
+    for run in runs:
+        firsts.setdefault(run.variant, run)
+    return sorted(firsts, key=lambda v: [value_key(firsts[v].overrides.get(k, "")) for k in keys])
+
+
+def item_exposure(path: Path, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """Impressions per item on the last logged day and over the whole run.
+
+    Items never shown count as zeros (``n_items`` from the config), which is the point:
+    a catalog's unseen tail is where concentration shows.
+    """
+    parts = sorted((path / "log").glob("day=*.parquet"))
+    total = np.zeros(n_items, dtype=np.int64)
+    final = total.copy()
+    for part in parts:
+        items = pq.read_table(part, columns=["item"]).column("item").to_numpy()
+        final = np.bincount(items, minlength=n_items)[:n_items]
+        total += final
+    return final, total
+
+
+def load_run(path: Path) -> Run:
+    """Read one finished run directory (metrics, registry, exposure, overrides)."""
+    summary = json.loads((path / "run.json").read_text(encoding="utf-8"))
+    config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")) or {}
+    n_items = int(config.get("catalog", {}).get("n_items", summary.get("items", 0)))
+    registry_file = path / "registry.parquet"
+    registry = pd.read_parquet(registry_file) if registry_file.is_file() else pd.DataFrame()
+    final, total = item_exposure(path, n_items)
+    metrics = pd.read_parquet(path / "metrics.parquet")
+    overrides = run_overrides(path, summary)
+    return Run(path, summary, overrides, metrics, registry, n_items, final, total)
+
+
+def load_runs(paths: Sequence[Path]) -> tuple[list[Run], list[Skipped]]:
+    """Load runs in order (a progress bar when there are many); unreadable ones are skipped."""
+    runs: list[Run] = []
+    skipped: list[Skipped] = []
+    bar = tqdm(paths, desc="loading runs", unit="run", disable=len(paths) < PROGRESS_MIN_RUNS)
+    for path in bar:
+        try:
+            runs.append(load_run(path))
+        except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError) as err:
+            skipped.append(Skipped(path, f"unreadable ({type(err).__name__}: {err})"))
+    return runs, skipped
+
+
+HEADLINE_METRICS: tuple[str, ...] = (
+    "top1_share", "coverage", "ctr", "mean_true_utility", "graveyard",
+)
+FINAL_DAYS = 10  # headline numbers average the last days: single days are noisy
+
+
+def combined_metrics(runs: Sequence[Run]) -> pd.DataFrame:
+    """All runs' metrics in one tidy frame, ``arm`` relabelled to the run's variant.
+
+    Columns: ``run, variant, arm, day, metric, value``. A run with several arms keeps
+    them apart as ``"variant · arm"``.
+    """
+    frames = []
+    multi_arm = any(r.metrics["arm"].nunique() > 1 for r in runs)
+    for run in runs:
+        frame = run.metrics.loc[:, ["day", "arm", "metric", "value"]].copy()
+        arm = frame["arm"].astype(str)
+        frame["arm"] = run.variant + " · " + arm if multi_arm else run.variant
+        frames.append(frame.assign(run=str(run.path), variant=run.variant))
+    out = pd.concat(frames, ignore_index=True)
+    out["value"] = pd.to_numeric(out["value"], errors="coerce").astype(float)
+    return out
+
+
+def seed_bands(combined: pd.DataFrame) -> pd.DataFrame:
+    """Mean over seeds per ``(arm, metric, day)``, with the min–max band as ``lo``/``hi``."""
+    grouped = combined.groupby(["arm", "metric", "day"], sort=False)["value"]
+    out = grouped.agg(value="mean", lo="min", hi="max").reset_index()
+    return out.loc[:, ["day", "arm", "metric", "value", "lo", "hi"]]
+
+
+def final_means(combined: pd.DataFrame, metrics: Sequence[str] = HEADLINE_METRICS,
+                days: int = FINAL_DAYS) -> pd.DataFrame:
+    """Each run's mean of each metric over its last ``days`` days.
+
+    Returns one row per run and metric: ``run, variant, metric, value``.
+    """
+    frame = combined[combined["metric"].isin(metrics)]
+    last = frame.groupby("run")["day"].transform("max")
+    recent = frame[frame["day"] > last - days]
+    return recent.groupby(["run", "variant", "metric"], sort=False)["value"].mean().reset_index()
+
+
+def with_parameter(per_run: pd.DataFrame, runs: Sequence[Run], key: str,
+                   others: Sequence[str]) -> pd.DataFrame:
+    """Per-run rows plus the run's value of ``key`` and a ``line`` label of the other keys."""
+    by_path = {str(r.path): r.overrides for r in runs}
+    frame = per_run.copy()
+    frame[key] = [by_path[p].get(key, "default") for p in frame["run"]]
+    frame["line"] = [variant_label(by_path[p], others, "mean over seeds") for p in frame["run"]]
+    return frame
+
+
+def seed_stats(per_run: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """Mean, standard error (s.d. / √n, NaN for one seed) and n over runs, per ``by`` + metric."""
+    grouped = per_run.groupby([*by, "metric"], sort=False)["value"]
+    out = grouped.agg(mean="mean", sd="std", n="count").reset_index()
+    out["se"] = out["sd"] / np.sqrt(out["n"])
+    return out.drop(columns="sd")
+
+
+def lorenz_curve(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Share of items (x, least shown first) against their share of impressions (y)."""
+    x = np.sort(np.asarray(counts, dtype=np.float64))
+    total = x.sum()
+    cum = np.concatenate([[0.0], np.cumsum(x) / total]) if total else np.linspace(0, 1, x.size + 1)
+    return np.linspace(0.0, 1.0, x.size + 1), cum
+
+
+def lorenz_gini(x: np.ndarray, y: np.ndarray) -> float:
+    """Gini as twice the area between the diagonal and the Lorenz curve."""
+    area = float(np.sum((x[1:] - x[:-1]) * (y[1:] + y[:-1]) / 2))
+    return 1.0 - 2.0 * area
+
+
+def mean_lorenz(curves: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Average Lorenz curves of several seeds on the finest of their grids.
+
+    With equal catalog sizes this is exact, and its Gini is the seeds' mean Gini (the
+    area is linear in the curve).
+    """
+    grid = max((x for x, _ in curves), key=len)
+    return grid, np.mean([np.interp(grid, x, y) for x, y in curves], axis=0)

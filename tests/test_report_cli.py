@@ -1,0 +1,150 @@
+"""``recloop-report`` end to end: real runs from the real CLI, then the cross-run page."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from plotly.offline import get_plotlyjs
+
+from experiments import runs as rl
+
+SMALL = ["users=small", "catalog=small", "days=3", "progress=false"]
+VARIANTS = ("policy=random", "policy=popular")
+SCRIPT = "experiments.report_cli:main"
+
+
+def entry_point(target: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``module:function`` like its console script, in a fresh interpreter."""
+    module, func = target.split(":")
+    code = f"import sys; from {module} import {func}; sys.exit({func}())"
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300, check=False)
+
+
+def recloop(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return entry_point("experiments.run:cli", args, cwd)
+
+
+def report(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return entry_point(SCRIPT, args, cwd)
+
+
+def test_console_script_is_declared() -> None:
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert project["project"]["scripts"]["recloop-report"] == SCRIPT
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2 policies × 2 seeds sweep, made once; tests copy it before changing anything."""
+    cwd = tmp_path_factory.mktemp("sweep")
+    done = recloop(["-m", "policy=random,popular", "seed=0,1", *SMALL], cwd)
+    assert done.returncode == 0, done.stderr
+    (root,) = (cwd / "multirun").glob("*/*")
+    return root
+
+
+@pytest.fixture(scope="module")
+def sweep_page(sweep: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """The report of the untouched sweep (written to its default place in a copy)."""
+    root = tmp_path_factory.mktemp("copy") / "sweep"
+    shutil.copytree(sweep, root)
+    done = report([str(root)], root.parent)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    return (root / "report.html").read_text(encoding="utf-8"), root
+
+
+def test_sweep_report_is_one_offline_page(sweep_page: tuple[str, Path]) -> None:
+    page, root = sweep_page
+    assert sorted(p.name for p in root.glob("*.html")) == ["report.html"]
+    assert 'src="http' not in page
+    assert not re.search(r"<script[^>]*\bsrc\s*=", page, flags=re.IGNORECASE)
+    assert page.count(get_plotlyjs()) == 1
+
+
+def test_sweep_report_has_every_section(sweep_page: tuple[str, Path]) -> None:
+    page = sweep_page[0].replace(get_plotlyjs(), "")
+    for variant in VARIANTS:
+        assert variant in page
+    heads = re.findall(r"<h2>(.*?)</h2>", page)
+    for head in ("Summary per variant", "Headline metrics against policy",
+                 "Exposure inequality (Lorenz curves)", "Popularity concentration",
+                 "Model registry timeline"):
+        assert head in heads
+    assert '"error_y"' in page
+    assert "Gini 0." in page
+    assert "min–max over seeds" in page
+    assert "Skipped runs" not in heads
+
+
+def test_single_run_directory(sweep: Path, tmp_path: Path) -> None:
+    run = tmp_path / "one"
+    shutil.copytree(next(sweep.glob("0_*")), run)
+    done = report([str(run)], tmp_path)
+    assert done.returncode == 0, done.stderr
+    page = (run / "report.html").read_text(encoding="utf-8")
+    assert "Exposure inequality" in page and "Model registry timeline" in page
+    assert "runs: 1" in done.stdout
+
+
+def test_out_option_writes_elsewhere(sweep: Path, tmp_path: Path) -> None:
+    out = tmp_path / "deep" / "sweep.html"
+    root = tmp_path / "sweep"
+    shutil.copytree(sweep, root)
+    done = report([str(root), "--out", str(out)], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert out.is_file() and not (root / "report.html").exists()
+
+
+@pytest.mark.parametrize("make", ["empty", "missing"])
+def test_nothing_to_report_exits_2_with_one_line(tmp_path: Path, make: str) -> None:
+    target = tmp_path / "nothing"
+    if make == "empty":
+        target.mkdir()
+    done = report([str(target)], tmp_path)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert done.stderr.startswith("recloop-report: ")
+    assert "Traceback" not in done.stderr
+
+
+def test_failed_run_is_skipped_and_mentioned(sweep: Path, tmp_path: Path) -> None:
+    root = tmp_path / "sweep"
+    shutil.copytree(sweep, root)
+    failed = next(root.glob("3_*"))
+    (failed / "run.json").write_text(json.dumps({"status": "failed", "error": "boom"}))
+    done = report([str(root)], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"skipped {failed}" in done.stderr and "runs: 3" in done.stdout
+    page = (root / "report.html").read_text(encoding="utf-8")
+    assert "<h2>Skipped runs</h2>" in page and failed.name in page and "boom" in page
+
+
+def test_only_failed_runs_exit_2(sweep: Path, tmp_path: Path) -> None:
+    root = tmp_path / "sweep"
+    shutil.copytree(next(sweep.glob("0_*")), root / "job")
+    (root / "job" / "run.json").unlink()
+    done = report([str(root)], tmp_path)
+    assert done.returncode == 2
+    assert "no finished runs" in done.stderr and "1 skipped" in done.stderr
+
+
+def test_loaded_sweep_groups_seeds_and_matches_logged_exposure(sweep: Path) -> None:
+    found, skipped = rl.find_runs(sweep)
+    runs, unreadable = rl.load_runs(found)
+    assert len(runs) == 4 and not skipped and not unreadable
+    assert rl.assign_variants(runs) == ["policy"]
+    assert rl.variant_order(runs, ["policy"]) == sorted(VARIANTS)
+    for run in runs:
+        assert run.exposure_final.size == run.n_items == 300
+        assert run.exposure_total.sum() == run.summary["impressions"]
+        last = run.metrics[(run.metrics.metric == "impressions")].sort_values("day").value.iloc[-1]
+        assert run.exposure_final.sum() == last
