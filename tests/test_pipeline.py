@@ -113,3 +113,28 @@ def test_every_request_gets_a_full_slate_even_when_lists_go_stale(
     """Crashed nights leave batch lists to wear down; top-up keeps slates at k items."""
     _, m = run(small_config, tmp_path, "days=8", "faults.failed_nights=[2,3,4,5,6,7]")
     assert (m.impressions == 10 * m.sessions).all()
+
+
+def test_adaptive_epsilon_rises_while_exposure_is_concentrated(
+    small_config: MakeConfig, tmp_path: Path
+) -> None:
+    _, m = run(small_config, tmp_path, "days=6", "policy=popular", "policy.epsilon=0.02",
+               "controller.adaptive_epsilon=true", "controller.target_top1_share=0.01")
+    assert (np.diff(m.epsilon.to_numpy()) > 0).all()  # top-1% share far above 1% every day
+
+
+def test_adaptive_epsilon_falls_to_its_floor_when_exposure_is_spread(
+    small_config: MakeConfig, tmp_path: Path
+) -> None:
+    _, m = run(small_config, tmp_path, "days=8", "policy=popular", "policy.epsilon=0.2",
+               "controller.adaptive_epsilon=true", "controller.target_top1_share=0.99",
+               "controller.min_epsilon=0.05")
+    eps = m.epsilon.to_numpy()
+    assert (np.diff(eps) <= 0).all() and eps[-1] == pytest.approx(0.05)
+
+
+def test_adaptive_epsilon_needs_an_explorer(small_config: MakeConfig) -> None:
+    from sim.config import ConfigError
+
+    with pytest.raises(ConfigError, match="controller.adaptive_epsilon=True is out of range"):
+        small_config("controller.adaptive_epsilon=true")
