@@ -20,7 +20,8 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from experiments.schema import register_schemas
-from sim.config import ConfigError, RunConfig, validate
+from sim.checks import validate
+from sim.config import ConfigError, RunConfig
 
 CONF_DIR = Path(conf.__file__).resolve().parent
 SKIP_FLAGS = ("--config-name", "-cn", "--config-path", "-cp", "--config-dir", "-cd", "--help",

@@ -25,7 +25,8 @@ from experiments.preflight import CONF_DIR, check_command_line
 from experiments.report import write_report
 from experiments.schema import register_schemas
 from sim.atomic import atomic_path
-from sim.config import ConfigError, RunConfig, validate
+from sim.checks import validate
+from sim.config import ConfigError, RunConfig
 from sim.story import RunResult, simulate
 
 
