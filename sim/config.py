@@ -108,7 +108,7 @@ class ControllerConfig:
 class RunConfig:
     """Root of the Hydra config tree."""
 
-    seed: Optional[int] = 0
+    seed: Optional[int] = 0  # noqa: UP045  (OmegaConf resolves Optional, not X | None)
     days: int = 30
     tick_minutes: int = 15
     complete_at: float = 0.8  # a watch of at least this fraction counts as completed
