@@ -70,10 +70,13 @@ class PipelineConfig:
     gate: bool = True
     gate_metric: str = "ndcg"  # one of precision, recall, ndcg, hit_rate, mrr
     gate_ratio: float = 0.98  # candidate must reach this × production's offline metric
-    # "registered": production's metric from its own held-out evaluation (like for like);
-    # "live": production re-scored on the candidate's held-out day, which favours production
-    # because that day's clicks were on production's own slates
-    gate_baseline: str = "registered"
+    # What the candidate is compared with on its held-out day (see sim/pipeline/nightly.py):
+    # "popular": a most-popular ranking from the same window; "recent": the median score of
+    # the last `gate_history` candidates; "registered": production's score at its own gate;
+    # "live": production re-scored on the day it served. The production-based ones froze
+    # the loop in every run we tried (the logging model wins offline on its own clicks).
+    gate_baseline: str = "popular"
+    gate_history: int = 7
     eval_users: int = 2000  # held-out users sampled for offline evaluation
     refit_after_gate: bool = True  # retrain a passing candidate on days < d before deploying
     rollback_ctr_drop: float = 0.0  # 0 = off; else roll back a new model whose CTR falls this much

@@ -138,3 +138,14 @@ def test_adaptive_epsilon_needs_an_explorer(small_config: MakeConfig) -> None:
 
     with pytest.raises(ConfigError, match="controller.adaptive_epsilon=True is out of range"):
         small_config("controller.adaptive_epsilon=true")
+
+
+def test_default_gate_keeps_the_loop_retraining(small_config: MakeConfig, tmp_path: Path) -> None:
+    """The default baseline (most-popular on the same held-out day) passes a healthy model,
+    and the record keeps every reference score for the report."""
+    result, m = run(small_config, tmp_path, "days=10")
+    reg = registry(result)
+    judged = reg[reg.gate_passed.notna()]
+    assert len(judged) >= 6 and judged.gate_passed.astype(bool).mean() >= 0.8
+    assert all(json.loads(p) for p in judged.popular_offline)
+    assert m.model_version.iloc[-1] >= 8

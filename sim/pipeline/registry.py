@@ -30,7 +30,8 @@ class ModelRecord:
     train_days: list[int] = field(default_factory=list)
     eval_day: int | None = None
     offline: dict[str, float] = field(default_factory=dict)  # candidate on the eval day
-    production_offline: dict[str, float] = field(default_factory=dict)
+    production_offline: dict[str, float] = field(default_factory=dict)  # re-scored live
+    popular_offline: dict[str, float] = field(default_factory=dict)  # most-popular reference
     gate_passed: bool | None = None
     problems: list[str] = field(default_factory=list)
     artifact: str = ""
@@ -78,7 +79,8 @@ class Registry:
         rows = []
         for rec in self.records:
             row = asdict(rec)
-            for key in ("train_days", "offline", "production_offline", "problems", "config"):
+            for key in ("train_days", "offline", "production_offline", "popular_offline",
+                        "problems", "config"):
                 row[key] = json.dumps(row[key], sort_keys=True)
             rows.append(row)
         return pd.DataFrame(rows, columns=list(ModelRecord.__dataclass_fields__))
