@@ -122,8 +122,9 @@ class Engine:
         assert self.night is not None
         values |= night_metrics(self.night.record, self.registry.production)
         values["outage_time_share"] = self.outages.hours_down(24.0 * day, 24.0 * (day + 1)) / 24
-        age = day - self.world.catalog.release_day
-        values["fresh_impression_share"] = share_of(self.tally.impressions, (age >= 0) & (age < 7))
+        release = self.world.catalog.release_day
+        fresh = (release > 0) & (release <= day) & (day - release < 7)  # the launch catalog is not new
+        values["fresh_impression_share"] = share_of(self.tally.impressions, fresh)
         self.ctr[day] = values["ctr"]
         self.last_top1_share = values["top1_share"]
         if self.epsilon is not None:
