@@ -18,6 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from experiments import divergence as dv
 from experiments import runs as rl
 from experiments.report import (
     PALETTE,
@@ -217,6 +218,7 @@ def sweep_blocks(runs: list[rl.Run], keys: list[str]) -> list[Block]:
          "over seeds. Compare variants row by row; overlapping ± ranges are not a difference."),
         summary_table(rl.seed_stats(per_run, ["variant"]), order),
     )]
+    blocks += divergence_blocks(combined, order, colours)
     for key in keys:
         fig = parameter_figure(per_run, runs, key, [k for k in keys if k != key])
         blocks.append((f"Headline metrics against {key}",
@@ -238,6 +240,21 @@ def sweep_blocks(runs: list[rl.Run], keys: list[str]) -> list[Block]:
         registry_figure(runs, order),
     ))
     return blocks
+
+
+def divergence_blocks(combined: pd.DataFrame, order: Sequence[str],
+                      colours: dict[str, str]) -> list[Block]:
+    """Offline against online ordering of the variants, when there is something to order."""
+    table = dv.divergence_table(combined)
+    if len(table) < 2 or table[dv.OFFLINE].notna().sum() < 2:
+        return []
+    caption = ("Mean offline NDCG@k of each variant's nightly candidates (held-out next day) "
+               f"beside its online outcomes over the last {dv.FINAL_DAYS} days, both averaged "
+               "over seeds; (#n) is the rank. Kendall's τ: 1 = offline orders variants as users "
+               "do, 0 = unrelated, −1 = reversed.")
+    return [("Offline versus online", caption, dv.divergence_html(table, order)),
+            ("Offline versus online, plotted", "One marker per variant.",
+             dv.divergence_figure(table, colours))]
 
 
 def render(blocks: Sequence[Block], title: str, details: dict[str, str],

@@ -297,3 +297,24 @@ def test_numeric_parameter_axis_with_a_line_per_other_parameter() -> None:
     assert list(fig.data[0].y) == pytest.approx([0.55, 0.6])
     assert list(fig.data[0].error_y.array) == pytest.approx([0.5, 0.5])
     assert fig.layout.xaxis.type == "linear"
+
+
+def test_divergence_tau_and_ranks_on_a_hand_made_sweep() -> None:
+    from experiments import divergence as dv
+
+    rows = []
+    # three variants, two seeds: offline order a > b > c; CTR order c > b > a (reversed);
+    # utility order a > b > c (same)
+    spec = {"a": (0.9, 0.01, 3.0), "b": (0.5, 0.02, 2.0), "c": (0.1, 0.03, 1.0)}
+    for variant, (ndcg, ctr, util) in spec.items():
+        for seed in (0, 1):
+            run = f"{variant}{seed}"
+            for day in range(12):
+                rows += [(run, variant, day, "offline_ndcg_candidate", ndcg),
+                         (run, variant, day, "ctr", ctr), (run, variant, day, "mean_true_utility", util)]
+    frame = pd.DataFrame(rows, columns=["run", "variant", "day", "metric", "value"])
+    table = dv.divergence_table(frame)
+    taus = dv.kendall(table)
+    assert taus["ctr"] == pytest.approx(-1.0) and taus["mean_true_utility"] == pytest.approx(1.0)
+    page = dv.divergence_html(table, ["a", "b", "c"])
+    assert "0.9 (#1)" in page and "Kendall τ vs offline" in page

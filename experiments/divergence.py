@@ -1,0 +1,81 @@
+"""Do offline metrics order policies the way users do? The divergence summary of a sweep.
+
+For each variant: the mean offline NDCG@k of its nightly candidates (held-out next day,
+point in time) beside its online outcomes over the last days. Kendall's tau between the
+offline ordering and each online ordering says how far a team choosing by the offline
+number would be led astray: 1 = same order, 0 = unrelated, -1 = reversed.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+from scipy.stats import kendalltau
+
+OFFLINE = "offline_ndcg_candidate"
+ONLINE = {
+    "ctr": "CTR",
+    "completion_rate": "completion rate",
+    "mean_true_utility": "mean true utility",
+    "active_users": "active users (retention)",
+}
+FINAL_DAYS = 10
+
+
+def divergence_table(combined: pd.DataFrame) -> pd.DataFrame:
+    """One row per variant: mean offline NDCG over all nights, online metrics over the last
+    days, each averaged over the variant's runs (seeds)."""
+    offline = combined[combined["metric"] == OFFLINE].groupby(["variant", "run"])["value"].mean()
+    online = combined[combined["metric"].isin(list(ONLINE))]
+    last = online.groupby("run")["day"].transform("max")
+    recent = online[online["day"] > last - FINAL_DAYS]
+    per_run = recent.pivot_table(index=["variant", "run"], columns="metric", values="value")
+    per_run[OFFLINE] = offline
+    return per_run.groupby("variant").mean()
+
+
+def kendall(table: pd.DataFrame) -> dict[str, float]:
+    """Kendall's tau between the offline column and each online column (NaN if undefined)."""
+    out = {}
+    for metric in ONLINE:
+        if metric in table and table[OFFLINE].notna().sum() >= 2:
+            both = table[[OFFLINE, metric]].dropna()
+            out[metric] = float(kendalltau(both[OFFLINE], both[metric]).statistic)
+    return out
+
+
+def divergence_html(table: pd.DataFrame, order: Sequence[str]) -> str:
+    """The table with each column's rank among variants, and the tau row underneath."""
+    taus = kendall(table)
+    cols = [OFFLINE, *[m for m in ONLINE if m in table]]
+    ranks = table[cols].rank(ascending=False)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["variant", *cols])
+    rows = []
+    for variant in [v for v in order if v in table.index]:
+        cells = [f"{table.at[variant, c]:.4g} (#{int(ranks.at[variant, c])})"
+                 if pd.notna(table.at[variant, c]) else "–" for c in cols]
+        rows.append("<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in [variant, *cells])
+                    + "</tr>")
+    tau_cells = ["Kendall τ vs offline", "1"] + [f"{taus.get(m, float('nan')):.2f}" for m in cols[1:]]
+    rows.append("<tr>" + "".join(f"<th>{html.escape(x)}</th>" for x in tau_cells) + "</tr>")
+    return f'<table class="details"><tr>{head}</tr>{"".join(rows)}</table>'
+
+
+def divergence_figure(table: pd.DataFrame, colours: dict[str, str]) -> go.Figure:
+    """Offline NDCG (x) against each online outcome (y), one marker per variant."""
+    metrics = [m for m in ONLINE if m in table]
+    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[ONLINE[m] for m in metrics])
+    for col, metric in enumerate(metrics, start=1):
+        for variant, row in table.iterrows():
+            fig.add_trace(go.Scatter(
+                x=[row[OFFLINE]], y=[row[metric]], mode="markers", name=str(variant),
+                legendgroup=str(variant), showlegend=col == 1,
+                marker={"size": 11, "color": colours.get(str(variant))},
+            ), row=1, col=col)
+        fig.update_xaxes(title_text="offline NDCG@k", row=1, col=col)
+    fig.update_layout(height=360, legend_title_text="variant")
+    return fig
