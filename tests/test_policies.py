@@ -101,13 +101,7 @@ def fitted(policy_cls: type[Policy], cfg: object, offset: int = 0) -> Policy:
     return policy
 
 
-def test_planted_popularity_has_no_ties_at_the_top() -> None:
-    """The behaviour tests below assume a unique popularity order for the top K + 1 items."""
-    top = np.sort(planted().counts)[::-1][: K + 2]
-    assert (np.diff(top) < 0).all(), top
-
-
-@pytest.mark.parametrize(
+COLLABORATIVE = pytest.mark.parametrize(
     ("policy_cls", "cfg"),
     [
         (ItemKNNPolicy, ItemKNNConfig(neighbours=10)),
@@ -116,6 +110,15 @@ def test_planted_popularity_has_no_ties_at_the_top() -> None:
     ],
     ids=["item_knn", "als", "bpr"],
 )
+
+
+def test_planted_popularity_has_no_ties_at_the_top() -> None:
+    """The behaviour tests below assume a unique popularity order for the top K + 1 items."""
+    top = np.sort(planted().counts)[::-1][: K + 2]
+    assert (np.diff(top) < 0).all(), top
+
+
+@COLLABORATIVE
 @pytest.mark.parametrize("offset", [0, 1, 2])
 def test_collaborative_filtering_finds_the_planted_blocks(
     policy_cls: type[Policy], cfg: object, offset: int
@@ -143,15 +146,7 @@ def test_popular_ranks_by_window_counts() -> None:
     np.testing.assert_array_equal(slates.propensity, np.ones((N_USERS, K), dtype=np.float32))
 
 
-@pytest.mark.parametrize(
-    ("policy_cls", "cfg"),
-    [
-        (ItemKNNPolicy, ItemKNNConfig(neighbours=10)),
-        (ALSPolicy, SMALL_ALS),
-        (BPRPolicy, SMALL_BPR),
-    ],
-    ids=["item_knn", "als", "bpr"],
-)
+@COLLABORATIVE
 def test_cold_users_get_the_most_popular_items(policy_cls: type[Policy], cfg: object) -> None:
     data = planted()
     cold = data.cold
@@ -164,15 +159,7 @@ def test_cold_users_get_the_most_popular_items(policy_cls: type[Policy], cfg: ob
     np.testing.assert_array_equal(slates.items, np.tile(expected, (cold.size, 1)))
 
 
-@pytest.mark.parametrize(
-    ("policy_cls", "cfg"),
-    [
-        (ItemKNNPolicy, ItemKNNConfig(neighbours=10)),
-        (ALSPolicy, SMALL_ALS),
-        (BPRPolicy, SMALL_BPR),
-    ],
-    ids=["item_knn", "als", "bpr"],
-)
+@COLLABORATIVE
 def test_cold_users_get_popular_items_when_batched_with_warm_users(
     policy_cls: type[Policy], cfg: object
 ) -> None:

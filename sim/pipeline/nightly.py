@@ -45,7 +45,6 @@ class NightOutcome:
 
     record: ModelRecord
     policy: Policy  # the model serving tomorrow
-    deployed: bool  # a new model (or a rollback) goes live: batch lists must be recomputed
 
 
 class NightlyJob:
@@ -120,7 +119,7 @@ class NightlyJob:
         self.registry.record(rec)
         self.registry.promote(back)
         self.production = self.registry.load(back)
-        return NightOutcome(rec, self.production, True)
+        return NightOutcome(rec, self.production)
 
     def _fit(self, policy: Policy, day: int, shape: tuple[int, int]) -> TrainingWindow:
         window = build_window(self.log, day, self.train, self.complete_at, shape, self.quarantined)
@@ -178,13 +177,13 @@ class NightlyJob:
         self.registry.record(rec, candidate if self.cfg.save_models else None)
         self.registry.promote(rec.version)
         self.production = candidate
-        return NightOutcome(rec, candidate, True)
+        return NightOutcome(rec, candidate)
 
     def _keep(self, rec: ModelRecord) -> NightOutcome:
         """Record a night that changes nothing: production keeps serving."""
         self.registry.record(rec)
         assert self.production is not None, "the first night must deploy a model"
-        return NightOutcome(rec, self.production, False)
+        return NightOutcome(rec, self.production)
 
 
 def most_popular(popularity: np.ndarray, users: np.ndarray, k: int, ctx: ServeContext) -> np.ndarray:
