@@ -87,6 +87,19 @@ def nights_after_first(value: Any, cfg: RunConfig) -> str | None:
     return None if ok else f"a list of nights in 1..{cfg.days - 1}"
 
 
+def days_in_run(value: Any, cfg: RunConfig) -> str | None:
+    """A fault on a day the run never reaches would silently do nothing."""
+    ok = all(_is_number(d, True) and 0 <= d < cfg.days for d in value)
+    return None if ok else f"a list of days in 0..{cfg.days - 1}"
+
+
+def rollback_needs_models(value: Any, cfg: RunConfig) -> str | None:
+    """Rolling back loads the previous model's saved artifact."""
+    if value > 0 and not cfg.pipeline.save_models:
+        return "0 unless pipeline.save_models is true"
+    return None
+
+
 UNIT = between(0.0, 1.0)
 RULES: dict[str, Check] = {
     "seed": seed_value,
@@ -130,7 +143,7 @@ RULES: dict[str, Check] = {
     "pipeline.gate_baseline": one_of("popular", "recent", "registered", "live"),
     "pipeline.gate_history": at_least(1, integer=True),
     "pipeline.eval_users": at_least(1, integer=True),
-    "pipeline.rollback_ctr_drop": UNIT,
+    "pipeline.rollback_ctr_drop": all_of(UNIT, rollback_needs_models),
     "pipeline.validation.max_null_rate": UNIT,
     "pipeline.validation.volume_low": at_least(0),
     "pipeline.validation.volume_high": at_least(0, strict=True),
@@ -140,6 +153,7 @@ RULES: dict[str, Check] = {
     "faults.nightly_failure_rate": UNIT,
     "faults.log_loss_fraction": UNIT,
     "faults.failed_nights": nights_after_first,
+    "faults.log_loss_days": days_in_run,
     "controller.adaptive_epsilon": needs_explorer,
     "controller.target_top1_share": UNIT,
     "controller.step": at_least(1, strict=True),

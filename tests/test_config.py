@@ -114,8 +114,16 @@ def test_sweeps_hydra_must_expand_are_left_to_each_job() -> None:
         ("days=20000", "days"),
         ("users.sessions_per_day=1e9", "users.sessions_per_day"),
         ("users.n_users=9000000", "users.n_users"),  # 9M × 2,000 items: too big a seen matrix
+        ("faults.log_loss_days=[30]", "faults.log_loss_days"),  # day 30 of a 0..29 run
+        ("faults.failed_nights=[0]", "faults.failed_nights"),  # night 0 builds the first model
     ],
 )
-def test_upper_bounds_protect_dtypes_and_memory(override: str, field: str) -> None:
+def test_bounds_protect_dtypes_memory_and_fault_days(override: str, field: str) -> None:
     with pytest.raises(ConfigError, match=f"^{field}="):
         check_job([override])
+
+
+def test_rollback_without_saved_models_is_refused() -> None:
+    with pytest.raises(ConfigError, match="^pipeline.rollback_ctr_drop=.*save_models"):
+        check_job(["pipeline.rollback_ctr_drop=0.1", "pipeline.save_models=false"])
+
