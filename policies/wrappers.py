@@ -98,6 +98,24 @@ class EpsilonGreedy(Wrapper):
             items[rows], explored[rows], pool[rows] = self._explore(items[rows], users[rows], ctx)
         return Slates(items, self._propensity(slates.propensity, explored, pool))
 
+    def probabilities(self, users: np.ndarray, items: np.ndarray, ctx: ServeContext) -> np.ndarray:
+        """The probability that this policy puts ``items[i, j]`` at slot j (``n × k``).
+
+        For off-policy estimates of this policy from another policy's log. Exact for slates
+        whose items come from this policy's base slate or its exploration pool (e.g. logged
+        by an ε-greedy policy with another ε over the same base and context); any other
+        item is treated as a pool draw.
+        """
+        users = np.asarray(users, dtype=np.int64)
+        base = self.base.recommend(users, items.shape[1], ctx)
+        if base.propensity is None:
+            raise ValueError(f"{self.name} states no propensities: nothing to estimate with")
+        in_base = (base.items >= 0).sum(axis=1)
+        pool = allowed_items(users, ctx).sum(axis=1) - in_base
+        prob = self._propensity(base.propensity, items != base.items, pool)
+        assert prob is not None
+        return prob
+
     def _explore(
         self, items: np.ndarray, users: np.ndarray, ctx: ServeContext
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -10,6 +10,12 @@ with the impression) and π the target policy's. Under the position-based click 
 
 estimate the target's clicks per impression. Standard errors are the usual sample ones
 (delta method for SNIPS), so a 95% interval is ±1.96 SE.
+
+recloop's users click at most once, on the first examined and attractive item, so a click
+at position j also depends on the items above j: the position-based assumption fails and
+item-position IPS is biased for whole slates. ``cascade_ips`` weights the click at j by
+the ratio for the whole prefix 0..j instead (reward-interaction IPS), which is unbiased
+when a click at j depends only on the items at positions up to j, as here.
 """
 
 from __future__ import annotations
@@ -66,3 +72,22 @@ def snips(clicked: np.ndarray, target_prob: np.ndarray, logging_prop: np.ndarray
     residual = w * (clicked - value)
     se = float(np.sqrt((residual**2).sum()) / w.sum())
     return Estimate(value, se, n)
+
+
+def cascade_ips(clicked: np.ndarray, target_prob: np.ndarray, logging_prop: np.ndarray) -> Estimate:
+    """Prefix-weighted IPS of clicks per impression over whole slates (arrays are n × k).
+
+    The weight of slot j is the product of the per-slot ratios π/μ over slots 0..j. That
+    product is the prefix's probability ratio when the per-slot probabilities are
+    conditional on the slots above, as they are for two ε-greedy policies over one base
+    ranking (their pool-draw factors cancel); for other pairs it is an approximation.
+    Sessions are the independent units of the standard error.
+    """
+    w, note = importance_weights(target_prob.ravel(), logging_prop.ravel())
+    n = clicked.shape[0]
+    if w is None or n == 0:
+        return Estimate(float("nan"), float("nan"), n, note or "no sessions")
+    prefix = np.cumprod(w.reshape(clicked.shape), axis=1)
+    per_session = (clicked * prefix).sum(axis=1) / clicked.shape[1]
+    se = float(per_session.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+    return Estimate(float(per_session.mean()), se, n)
