@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import hydra
+import numpy as np
 import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
@@ -45,7 +46,8 @@ def execute(cfg: RunConfig, run_dir: Path, resolved: DictConfig | None = None) -
     write_text(run_dir / "config.yaml", resolved_yaml(cfg, resolved, result.entropy))
     with atomic_path(run_dir / "metrics.parquet") as tmp:
         result.metrics.to_parquet(tmp, index=False)
-    result.engine.registry.write(run_dir / "registry.parquet")
+    with atomic_path(run_dir / "registry.parquet") as tmp:
+        result.engine.registry_frame().to_parquet(tmp, index=False)
     summary = run_summary(cfg, result, wall)
     write_report(result.metrics, run_dir / "report.html", f"recloop: {label}",
                  {k: str(v) for k, v in summary.items()})
@@ -55,8 +57,15 @@ def execute(cfg: RunConfig, run_dir: Path, resolved: DictConfig | None = None) -
 
 def run_summary(cfg: RunConfig, result: RunResult, wall: float) -> dict[str, object]:
     """The headline facts of a finished run."""
-    final = result.metrics[result.metrics.day == result.metrics.day.max()]
-    last = dict(zip(final.metric, final.value, strict=True))
+    metrics = result.metrics
+    final = metrics[metrics.day == metrics.day.max()]
+    arms = [arm.name for arm in result.engine.arms]
+    headline: dict[str, object] = {}
+    for arm in arms:
+        last = final[final.arm == arm].set_index("metric")["value"]
+        suffix = "" if len(arms) == 1 else f"_{arm}"
+        headline[f"final_top1_share{suffix}"] = round(float(last.get("top1_share", np.nan)), 4)
+        headline[f"final_ctr{suffix}"] = round(float(last.get("ctr", np.nan)), 4)
     return {
         "status": "complete",
         "policy": cfg.policy.name,
@@ -69,8 +78,8 @@ def run_summary(cfg: RunConfig, result: RunResult, wall: float) -> dict[str, obj
         "impressions": result.impressions,
         "wall_seconds": round(wall, 3),
         "impressions_per_second": round(result.impressions / max(wall, 1e-9)),
-        "final_top1_share": round(last.get("top1_share", float("nan")), 4),
-        "final_ctr": round(last.get("ctr", float("nan")), 4),
+        "arms": ",".join(arms),
+        **headline,
     }
 
 
@@ -89,7 +98,7 @@ def write_text(path: Path, text: str) -> None:
 
 def mean_ctr(metrics: pd.DataFrame) -> float:
     """The scalar a sweeper optimises: CTR averaged over days."""
-    return float(metrics.loc[metrics.metric == "ctr", "value"].mean())
+    return float(metrics.loc[metrics.metric == "ctr", "value"].mean())  # over days and arms
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base=None)

@@ -129,7 +129,6 @@ RULES: dict[str, Check] = {
     "catalog.clickbait_fraction": UNIT,
     "catalog.initial_fraction": between(0.001, 1.0),
     "catalog.release_days": between(1, MAX_DAYS, integer=True),
-    "policy.name": one_of(*sorted(POLICIES)),
     "serving.name": one_of("batch", "realtime", "hybrid"),
     "serving.hybrid_candidates": between(1, "catalog.n_items", integer=True),
     "serving.k": between(1, "catalog.n_items", integer=True),  # position is logged as int16
@@ -159,6 +158,8 @@ RULES: dict[str, Check] = {
     "controller.step": at_least(1, strict=True),
     "controller.min_epsilon": UNIT,
     "controller.max_epsilon": UNIT,
+    "ab.share": UNIT,
+    "ab.training": one_of("pooled", "per_arm"),
 }
 COMMON_POLICY_RULES: dict[str, Check] = {  # the wrapper knobs of policies/config.py
     "epsilon": UNIT,
@@ -196,15 +197,24 @@ def validate(cfg: RunConfig) -> None:
     """Raise ``ConfigError`` for the first field outside its allowed range."""
     if cfg.policy is None:
         raise ConfigError("policy is missing: choose one of " + ", ".join(sorted(POLICIES)))
-    rules = dict(RULES)
-    policy_rules = {**COMMON_POLICY_RULES, **POLICY_RULES.get(getattr(cfg.policy, "name", ""), {})}
-    for name, check in policy_rules.items():
-        rules[f"policy.{name}"] = check
+    rules = policy_rules("policy", cfg.policy) | dict(RULES)
+    if cfg.ab.share > 0:
+        if cfg.ab.treatment is None:
+            raise ConfigError("ab.share > 0 needs a treatment policy: add policy@ab.treatment="
+                              + "|".join(sorted(POLICIES)))
+        rules |= policy_rules("ab.treatment", cfg.ab.treatment)
     for path, check in rules.items():
         value = lookup(cfg, path)
         allowed = check(value, cfg)
         if allowed is not None:
             raise ConfigError(f"{path}={value!r} is out of range: allowed {allowed}")
+
+
+def policy_rules(prefix: str, policy: Any) -> dict[str, Check]:
+    """The rules of a policy config found at ``prefix`` (its name decides which apply)."""
+    name = getattr(policy, "name", "")
+    rules = {"name": one_of(*sorted(POLICIES)), **COMMON_POLICY_RULES, **POLICY_RULES.get(name, {})}
+    return {f"{prefix}.{field}": check for field, check in rules.items()}
 
 
 def lookup(cfg: Any, path: str) -> Any:

@@ -108,6 +108,20 @@ class ControllerConfig:
 
 
 @dataclass
+class ABConfig:
+    """An A/B test: a seeded hash of the user id sends ``share`` of users to ``treatment``.
+
+    The rest stay on the run's ``policy`` (control). ``share`` 0 or 1 puts everyone in one
+    arm: the same seed's whole-population runs that give the true global effect.
+    """
+
+    share: float = 0.0  # treatment's share of users
+    treatment: Any = None  # a policy config: set with policy@ab.treatment=<name>
+    training: str = "pooled"  # "pooled": every arm trains on the whole log; "per_arm": its own rows
+    salt: str = "ab"  # part of the assignment hash: a new salt reshuffles users
+
+
+@dataclass
 class RunConfig:
     """Root of the Hydra config tree."""
 
@@ -126,3 +140,4 @@ class RunConfig:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     faults: FaultConfig = field(default_factory=FaultConfig)
     controller: ControllerConfig = field(default_factory=ControllerConfig)
+    ab: ABConfig = field(default_factory=ABConfig)

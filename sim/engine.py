@@ -1,7 +1,8 @@
 """The state of one run and the three things that happen to it: a night, a tick, a midnight.
 
 ``sim/story.py`` decides *when* these happen (SimPy processes); this module decides *what*
-happens, with every tick's sessions handled as NumPy batches.
+happens, with every tick's sessions handled as NumPy batches. Per-arm state (policy,
+pipeline, serving lists, tally) lives in ``sim/arms.py``; one arm unless an A/B test runs.
 """
 
 from __future__ import annotations
@@ -9,22 +10,25 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from agents.choice import respond
 from agents.population import churn_probability, next_satisfaction
 from policies.base import Policy
 from policies.types import ServeContext
+from sim.arms import Arm
 from sim.config import RunConfig
 from sim.controllers import next_epsilon
 from sim.eventlog import EventLog
 from sim.faults import draw_failed_nights, draw_outages
+from sim.metrics.abtest import AB_ROWS, ab_metrics
 from sim.metrics.concentration import share_of
 from sim.metrics.daily import DayTally, day_metrics, night_metrics
-from sim.pipeline.nightly import NightlyJob, NightOutcome, PolicyFactory
+from sim.pipeline.nightly import NightlyJob, PolicyFactory
 from sim.pipeline.registry import Registry
 from sim.seeding import Streams
-from sim.serving import Server, Served
+from sim.serving import Served, Server
 from sim.traffic import draw_sessions, round_offsets, session_rounds, tick_shares
 from sim.window import positives
 from sim.world import World
@@ -33,34 +37,53 @@ from sim.world import World
 class Engine:
     """Everything that changes during a run, plus the handlers that change it."""
 
-    def __init__(self, cfg: RunConfig, world: World, factory: PolicyFactory, run_dir: Path,
-                 streams: Streams) -> None:
+    def __init__(self, cfg: RunConfig, world: World, factories: dict[str, PolicyFactory],
+                 plan: dict[str, np.ndarray], run_dir: Path, streams: Streams) -> None:
+        """``plan`` maps arm names to member masks; ``factories`` builds each arm's models."""
         self.cfg, self.world = cfg, world
         self.rng = {n: streams.rng(n) for n in ("traffic", "choice", "churn", "clock", "faults")}
         self.log = EventLog(Path(run_dir) / "log")
-        self.registry = Registry(Path(run_dir) / "models")
-        self.job = NightlyJob(cfg.pipeline, cfg.train, cfg.complete_at, self.log, self.registry,
-                              factory, streams.rng("pipeline"))
-        self.server = Server(cfg.serving.name, cfg.serving.k, cfg.serving.spare,
-                             cfg.serving.hybrid_candidates)
         self.outages = draw_outages(cfg.faults, cfg.days, self.rng["faults"])
         self.failed_nights = draw_failed_nights(cfg.faults, cfg.days, self.rng["faults"])
         n_users, n_items = world.population.n_users, world.catalog.n_items
         self.seen = np.zeros((n_users, n_items), dtype=bool)
-        self.never_shown = np.ones(n_items, dtype=bool)
         self.item_value = world.mean_item_utility()
         self.tick_hours = cfg.tick_minutes / 60
         self.shares = tick_shares(self.tick_hours, cfg.traffic)
-        self.policy: Policy | None = None
+        self.arm_of = np.zeros(n_users, dtype=np.int8)  # index into self.arms
+        self.arms = [self._arm(i, name, members, factories[name], Path(run_dir), streams, len(plan))
+                     for i, (name, members) in enumerate(plan.items())]
         self.next_session = 0
         self.rows: list[dict[str, float | int | str]] = []
-        self.ctr: dict[int, float] = {}
-        self.positives_by_day: dict[int, np.ndarray] = {}  # per-item positives, for popular lists
-        self.night: NightOutcome | None = None
-        self.epsilon: float | None = None  # the controller's exploration rate, when adaptive
-        self.last_top1_share = float("nan")
         self.today: list[tuple[np.ndarray, np.ndarray]] = []  # today's positives (users, items)
-        self.tally = self._new_tally()
+
+    def _arm(self, index: int, name: str, members: np.ndarray, factory: PolicyFactory,
+             run_dir: Path, streams: Streams, n_arms: int) -> Arm:
+        cfg = self.cfg
+        self.arm_of[members] = index
+        models = run_dir / "models" if n_arms == 1 else run_dir / "models" / name
+        rng = streams.rng("pipeline" if index == 0 else f"pipeline/{name}")
+        own = name if cfg.ab.training == "per_arm" and n_arms > 1 else None
+        job = NightlyJob(cfg.pipeline, cfg.train, cfg.complete_at, self.log, Registry(models),
+                         factory, rng, arm=own)
+        server = Server(cfg.serving.name, cfg.serving.k, cfg.serving.spare,
+                        cfg.serving.hybrid_candidates)
+        return Arm(name, members, job, server, self._new_tally(members),
+                   np.ones(self.world.catalog.n_items, dtype=bool))
+
+    @property
+    def policy(self) -> Policy | None:
+        """The first arm's serving model (the only one without an A/B test)."""
+        return self.arms[0].policy
+
+    @property
+    def registry(self) -> Registry:
+        return self.arms[0].registry
+
+    def registry_frame(self) -> pd.DataFrame:
+        """Every arm's model records, one table with an ``arm`` column."""
+        frames = [arm.registry.frame().assign(arm=arm.name) for arm in self.arms]
+        return pd.concat(frames, ignore_index=True)
 
     @property
     def ticks_per_day(self) -> int:
@@ -74,30 +97,33 @@ class Engine:
         return ServeContext(day, hour, self.world.catalog.available(day), self.seen, recent)
 
     def start_day(self, day: int) -> None:
-        """The night before ``day``: the nightly job, then (if a model went live) batch lists."""
+        """The night before ``day``: each arm's nightly job, then (if a model went live) lists."""
         crashed = day in self.failed_nights
-        self.night = self.job.run(day, self.shape, self.cfg.serving.k, self._eval_context,
-                                  crashed, self.ctr)
-        self.policy = self.night.policy
-        self._steer(self.policy)
-        if self.night.record.status != "job_failed":  # a crashed job leaves yesterday's lists
-            active = self.world.population.active_ids()
-            self.server.prepare(self.policy, active, self.context(day, 0.0), self._popularity(day))
-        self.tally = self._new_tally()
+        active = self.world.population.active_ids()
+        for arm in self.arms:
+            arm.night = arm.job.run(day, self.shape, self.cfg.serving.k, self._eval_context,
+                                    crashed, arm.ctr)
+            arm.policy = arm.night.policy
+            self._steer(arm)
+            if arm.night.record.status != "job_failed":  # a crashed job leaves yesterday's lists
+                users = active[arm.members[active]]
+                arm.server.prepare(arm.policy, users, self.context(day, 0.0),
+                                   self._popularity(arm, day))
+            arm.tally = self._new_tally(arm.members)
         self.today = []
 
-    def _steer(self, policy: Policy) -> None:
+    def _steer(self, arm: Arm) -> None:
         """Adaptive exploration: carry the controller's epsilon across model deploys."""
         if not self.cfg.controller.adaptive_epsilon:
             return
+        policy = arm.policy
         if not hasattr(policy, "epsilon"):
             raise TypeError("controller.adaptive_epsilon needs policy.epsilon > 0 (an explorer)")
-        if self.epsilon is None:
-            self.epsilon = float(policy.epsilon)
-        elif self.ctr:
-            share = self.last_top1_share
-            self.epsilon = next_epsilon(self.epsilon, share, self.cfg.controller)
-        policy.epsilon = self.epsilon
+        if arm.epsilon is None:
+            arm.epsilon = float(policy.epsilon)
+        elif arm.ctr:
+            arm.epsilon = next_epsilon(arm.epsilon, arm.last_top1_share, self.cfg.controller)
+        policy.epsilon = arm.epsilon
 
     def run_tick(self, day: int, tick: int) -> None:
         """Draw this tick's sessions and serve them, one round of distinct users at a time."""
@@ -116,35 +142,54 @@ class Engine:
         if day in self.cfg.faults.log_loss_days:
             self.log.lose(self.cfg.faults.log_loss_fraction, self.rng["faults"])
         self.log.seal(day)
+        for arm in self.arms:
+            self._record_day(arm, day)
+        if len(self.arms) > 1:
+            self.rows += self._rows(day, AB_ROWS, ab_metrics(self.arms, self.cfg.ab.share))
+
+    def _record_day(self, arm: Arm, day: int) -> None:
         available = self.world.catalog.available(day)
-        self.never_shown &= self.tally.impressions == 0
-        values = day_metrics(self.tally, available, self.item_value, self.never_shown)
-        assert self.night is not None
-        values |= night_metrics(self.night.record, self.registry.production)
+        arm.never_shown &= arm.tally.impressions == 0
+        values = day_metrics(arm.tally, available, self.item_value, arm.never_shown)
+        assert arm.night is not None
+        values |= night_metrics(arm.night.record, arm.registry.production)
         values["outage_time_share"] = self.outages.hours_down(24.0 * day, 24.0 * (day + 1)) / 24
         release = self.world.catalog.release_day
         fresh = (release > 0) & (release <= day) & (day - release < 7)  # the launch catalog is not new
-        values["fresh_impression_share"] = share_of(self.tally.impressions, fresh)
-        self.ctr[day] = values["ctr"]
-        self.last_top1_share = values["top1_share"]
-        if self.epsilon is not None:
-            values["epsilon"] = self.epsilon
-        logged = positives(self.log.read([day], ["user", "item", "clicked", "completion"]),
+        values["fresh_impression_share"] = share_of(arm.tally.impressions, fresh)
+        arm.ctr[day] = values["ctr"]
+        arm.last_top1_share = values["top1_share"]
+        if arm.epsilon is not None:
+            values["epsilon"] = arm.epsilon
+        logged = positives(self.log.read([day], ["user", "item", "clicked", "completion"],
+                                         arm=arm.job.arm),
                            self.cfg.train.label, self.cfg.complete_at, self.shape)
-        self.positives_by_day[day] = np.asarray(logged.sum(axis=0)).ravel()
-        self.rows += [{"day": day, "arm": self.cfg.arm, "metric": k, "value": v}
-                      for k, v in values.items()]
+        arm.positives_by_day[day] = np.asarray(logged.sum(axis=0)).ravel()
+        self.rows += self._rows(day, arm.name, values)
+
+    @staticmethod
+    def _rows(day: int, arm: str, values: dict[str, float]) -> list[dict[str, float | int | str]]:
+        return [{"day": day, "arm": arm, "metric": k, "value": v} for k, v in values.items()]
 
     def _serve_round(self, day: int, users: np.ndarray, times: np.ndarray) -> None:
-        assert self.policy is not None
+        """Serve one round of distinct users, arm by arm, in one shared context."""
         ctx = self.context(day, float(times.min()) % 24, self._recent())
-        served = self.server.serve(self.policy, users, ctx, self.outages.down(times))
+        arm_index = self.arm_of[users]
+        for index, arm in enumerate(self.arms):
+            mine = arm_index == index
+            if mine.any():
+                self._serve_arm(arm, day, users[mine], times[mine], ctx)
+
+    def _serve_arm(self, arm: Arm, day: int, users: np.ndarray, times: np.ndarray,
+                   ctx: ServeContext) -> None:
+        assert arm.policy is not None
+        served = arm.server.serve(arm.policy, users, ctx, self.outages.down(times))
         pop = self.world.population
         resp = respond(pop.taste[users], served.slates.items, self.world.catalog,
                        self.world.choice, self.rng["choice"])
         sessions = self.next_session + np.arange(users.size)
         self.next_session += users.size
-        self._log(day, users, sessions, times, served, resp.click_position, resp.completion)
+        self._log(arm, day, users, sessions, times, served, resp.click_position, resp.completion)
         rows = np.arange(users.size)
         clicked = resp.clicked
         pos = np.maximum(resp.click_position, 0)
@@ -153,34 +198,35 @@ class Engine:
         completed = clicked & (resp.completion >= self.cfg.complete_at)
         label = completed if self.cfg.train.label == "complete" else clicked
         self.today.append((users[label], item[label]))
-        self.tally.add_sessions(served.slates.items, served.path, clicked, completed,
-                                resp.utility[rows, pos], self.world.catalog.genre)
-        self._update_users(users, clicked, resp.completion)
+        arm.tally.add_sessions(users, served.slates.items, served.path, clicked, completed,
+                               resp.utility[rows, pos], self.world.catalog.genre)
+        self._update_users(arm, users, clicked, resp.completion)
 
-    def _update_users(self, users: np.ndarray, clicked: np.ndarray, completion: np.ndarray) -> None:
+    def _update_users(self, arm: Arm, users: np.ndarray, clicked: np.ndarray,
+                      completion: np.ndarray) -> None:
         """Satisfaction moves with the session; churn is drawn from the new hazard."""
         pop, ucfg = self.world.population, self.cfg.users
         pop.satisfaction[users] = next_satisfaction(pop.satisfaction[users], clicked, completion, ucfg)
         hazard = churn_probability(pop.satisfaction[users], ucfg)
         leaving = users[self.rng["churn"].random(users.size) < hazard]
         pop.churned[leaving] = True
-        self.tally.add_churn(pop.segment[leaving])
+        arm.tally.add_churn(pop.segment[leaving])
 
-    def _log(self, day: int, users: np.ndarray, sessions: np.ndarray, times: np.ndarray,
+    def _log(self, arm: Arm, day: int, users: np.ndarray, sessions: np.ndarray, times: np.ndarray,
              served: Served, click_position: np.ndarray, completion: np.ndarray) -> None:
         items = served.slates.items
         row, pos = np.nonzero(items >= 0)
         clicked = click_position[row] == pos
-        assert self.policy is not None
+        assert arm.policy is not None
         self.log.append(
-            {"arm": self.cfg.arm, "policy": self.policy.name},
+            {"arm": arm.name, "policy": arm.policy.name},
             day=np.full(row.size, day),
             time=times[row],
             user=users[row],
             session=sessions[row],
             position=pos,
             item=items[row, pos],
-            model_version=np.full(row.size, self.registry.production or 0),
+            model_version=np.full(row.size, arm.registry.production or 0),
             serving_path=served.path[row],
             propensity=self._propensity(served, row, pos),
             clicked=clicked,
@@ -213,16 +259,16 @@ class Engine:
         seen[clicks["user"].to_numpy(), clicks["item"].to_numpy()] = False
         return ServeContext(day, 0.0, self.world.catalog.available(day), seen)
 
-    def _popularity(self, day: int) -> np.ndarray:
-        """Positives per item over the training window's days (logged data only)."""
+    def _popularity(self, arm: Arm, day: int) -> np.ndarray:
+        """Positives per item over the training window's days (the arm's logged data only)."""
         days = [d for d in range(max(0, day - self.cfg.train.window_days), day)
-                if d in self.positives_by_day and d not in self.job.quarantined]
+                if d in arm.positives_by_day and d not in arm.job.quarantined]
         total = np.zeros(self.world.catalog.n_items)
         for d in days:
-            total += self.positives_by_day[d]
+            total += arm.positives_by_day[d]
         return total
 
-    def _new_tally(self) -> DayTally:
+    def _new_tally(self, members: np.ndarray) -> DayTally:
         pop = self.world.population
-        active = np.bincount(pop.segment[~pop.churned], minlength=2)
-        return DayTally(self.world.catalog.n_items, active)
+        active = np.bincount(pop.segment[~pop.churned & members], minlength=2)
+        return DayTally(self.world.catalog.n_items, active, pop.n_users)

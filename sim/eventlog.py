@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sim.atomic import atomic_path
@@ -47,7 +48,7 @@ class EventLog:
         self.root.mkdir(parents=True, exist_ok=True)
         self.digests: dict[int, str] = {}
         self._chunks: list[dict[str, np.ndarray]] = []
-        self._labels: dict[str, str] = {}
+        self._labels: list[dict[str, str]] = []  # per chunk: its constant string columns
 
     def path(self, day: int) -> Path:
         return self.root / f"day={day:04d}.parquet"
@@ -55,13 +56,13 @@ class EventLog:
     def append(self, labels: dict[str, str], **columns: np.ndarray) -> None:
         """Buffer rows for today.
 
-        ``labels`` are the day's constant string columns (arm, policy); ``serving_path`` comes
-        per row as codes into ``SERVING_PATHS``.
+        ``labels`` are the chunk's constant string columns (arm, policy); ``serving_path``
+        comes per row as codes into ``SERVING_PATHS``.
         """
         missing = set(ROW_COLUMNS) - set(columns)
         if missing:
             raise ValueError(f"impression rows lack columns {sorted(missing)}")
-        self._labels = labels
+        self._labels.append(labels)
         self._chunks.append(columns)
 
     def lose(self, fraction: float, rng: np.random.Generator) -> None:
@@ -81,23 +82,27 @@ class EventLog:
         with atomic_path(path) as tmp:
             pq.write_table(table, tmp, compression="zstd")
         self.digests[day] = hashlib.sha256(path.read_bytes()).hexdigest()
-        self._chunks = []
+        self._chunks, self._labels = [], []
         return path
 
     def table(self, day: int) -> pa.Table:
         """One sealed day as written."""
         return pq.read_table(self.path(day))
 
-    def read(self, days: list[int], columns: list[str] | None = None) -> pd.DataFrame:
-        """Rows of the given sealed days, in day order."""
-        frames = [pq.read_table(self.path(d), columns=columns).to_pandas() for d in days]
+    def read(self, days: list[int], columns: list[str] | None = None,
+             arm: str | None = None) -> pd.DataFrame:
+        """Rows of the given sealed days, in day order; only ``arm``'s rows when given."""
+        where = None if arm is None else pc.field("arm") == arm
+        frames = [pq.read_table(self.path(d), columns=columns, filters=where).to_pandas()
+                  for d in days]
         if not frames:
             return empty_frame(columns)
         return pd.concat(frames, ignore_index=True)
 
-    def data_version(self, days: list[int]) -> str:
-        """Hash of the partitions' names and contents: the identity of a training set."""
+    def data_version(self, days: list[int], arm: str | None = None) -> str:
+        """Hash of the partitions' names and contents (and the arm read): a training set's id."""
         text = "|".join(f"{self.path(d).name}:{self.digests[d]}" for d in days)
+        text += "" if arm is None else f"|arm={arm}"
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def _table(self) -> pa.Table:
@@ -108,12 +113,20 @@ class EventLog:
                 codes = _column(self._chunks, f.name, pa.int8())
                 arrays.append(pa.DictionaryArray.from_arrays(codes, pa.array(SERVING_PATHS)))
             elif pa.types.is_dictionary(f.type):
-                label = self._labels.get(f.name, "")
-                indices = pa.array(np.zeros(n, dtype=np.int8), pa.int8())
-                arrays.append(pa.DictionaryArray.from_arrays(indices, pa.array([label])))
+                arrays.append(self._label_column(f.name, n))
             else:
                 arrays.append(_column(self._chunks, f.name, f.type))
         return pa.Table.from_arrays(arrays, schema=SCHEMA)
+
+
+    def _label_column(self, name: str, n: int) -> pa.DictionaryArray:
+        """A per-chunk constant string column, dictionary-encoded."""
+        per_chunk = [labels.get(name, "") for labels in self._labels]
+        values = list(dict.fromkeys(per_chunk)) or [""]
+        sizes = [len(c["item"]) for c in self._chunks]
+        codes = np.repeat([values.index(v) for v in per_chunk], sizes).astype(np.int8)
+        assert codes.size == n
+        return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int8()), pa.array(values))
 
 
 def _column(chunks: list[dict[str, np.ndarray]], name: str, kind: pa.DataType) -> pa.Array:

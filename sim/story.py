@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import simpy
@@ -23,8 +24,10 @@ from threadpoolctl import threadpool_limits
 
 from policies.base import Policy
 from policies.registry import make_policy
+from sim.arms import TREATMENT, arm_plan
 from sim.config import RunConfig
 from sim.engine import Engine
+from sim.pipeline.nightly import PolicyFactory
 from sim.seeding import Streams
 from sim.world import build_world
 
@@ -68,11 +71,17 @@ def simulate(cfg: RunConfig, run_dir: Path, on_day: DayCallback = lambda day: No
     world = build_world(cfg, streams)
     items, truth = world.metadata(), world.truth()
 
-    def factory(version: int) -> Policy:
-        """A fresh, unfitted policy for a model version, with its own random stream."""
-        return make_policy(cfg.policy, items, streams.rng(f"policy/v{version}"), truth)
+    def factory(policy_cfg: Any, stream: str) -> PolicyFactory:
+        def make(version: int) -> Policy:
+            """A fresh, unfitted policy for a model version, with its own random stream."""
+            return make_policy(policy_cfg, items, streams.rng(f"{stream}/v{version}"), truth)
 
-    eng = Engine(cfg, world, factory, Path(run_dir), streams)
+        return make
+
+    plan = arm_plan(cfg, world.population.n_users, streams.entropy)
+    factories = {name: factory(cfg.ab.treatment, "treatment") if name == TREATMENT
+                 else factory(cfg.policy, "policy") for name in plan}
+    eng = Engine(cfg, world, factories, plan, Path(run_dir), streams)
     env = simpy.Environment()
     opened = {day: env.event() for day in range(cfg.days)}
     done = env.process(nightly(env, eng, cfg.days, opened, on_day))

@@ -39,14 +39,18 @@ def build_window(
     complete_at: float,
     shape: tuple[int, int],
     quarantined: Collection[int] = (),
+    arm: str | None = None,
 ) -> TrainingWindow:
-    """Read the window's partitions and turn positive labels into a users × items matrix."""
+    """Read the window's partitions and turn positive labels into a users × items matrix.
+
+    With ``arm`` set only that arm's rows are read (an A/B arm trained on its own data).
+    """
     days = window_days(day, cfg.window_days, quarantined)
-    frame = log.read(days, WINDOW_COLUMNS)
+    frame = log.read(days, WINDOW_COLUMNS, arm=arm)
     return TrainingWindow(
         day=day,
         days=tuple(days),
         interactions=positives(frame, cfg.label, complete_at, shape),
         impressions=frame,
-        data_version=log.data_version(days),
+        data_version=log.data_version(days, arm),
     )

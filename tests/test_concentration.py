@@ -193,8 +193,9 @@ def make_tally() -> DayTally:
 
     Slates (genres in GENRE): [0, 1] (one genre), [0, 2] (two), [0, 1] (one).
     """
-    tally = DayTally(n_items=5, active_at_start=np.array([8, 2]))
+    tally = DayTally(n_items=5, active_at_start=np.array([8, 2]), n_users=10)
     tally.add_sessions(
+        users=np.array([0, 1, 2]),
         items=np.array([[0, 1], [0, 2], [0, 1]]),
         path=np.array([0, 1, 2]),
         clicked=np.array([True, False, True]),
@@ -254,7 +255,7 @@ def test_day_metrics_graveyard_never_shown_uses_history_not_today() -> None:
 
 
 def test_day_metrics_are_nan_when_a_denominator_is_zero() -> None:
-    tally = DayTally(n_items=4, active_at_start=np.array([5, 0]))
+    tally = DayTally(n_items=4, active_at_start=np.array([5, 0]), n_users=5)
     m = day_metrics(tally, np.ones(4, bool), np.arange(4.0), np.ones(4, bool))
     for name in ("ctr", "completion_rate", "mean_true_utility", "churn_rate_niche"):
         assert math.isnan(m[name]), name
@@ -265,8 +266,8 @@ def test_day_metrics_are_nan_when_a_denominator_is_zero() -> None:
 
 
 def test_day_metrics_completion_rate_nan_with_impressions_but_no_clicks() -> None:
-    tally = DayTally(n_items=3, active_at_start=np.array([1, 1]))
-    tally.add_sessions(np.array([[0, 1, 2]]), np.array([0]), np.array([False]), np.array([False]),
+    tally = DayTally(n_items=3, active_at_start=np.array([1, 1]), n_users=2)
+    tally.add_sessions(np.array([0]), np.array([[0, 1, 2]]), np.array([0]), np.array([False]), np.array([False]),
                        np.array([0.3]), np.zeros(3, dtype=int))
     m = day_metrics(tally, np.ones(3, bool), np.zeros(3), np.zeros(3, bool))
     assert m["ctr"] == 0.0

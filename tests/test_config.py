@@ -127,3 +127,14 @@ def test_rollback_without_saved_models_is_refused() -> None:
     with pytest.raises(ConfigError, match="^pipeline.rollback_ctr_drop=.*save_models"):
         check_job(["pipeline.rollback_ctr_drop=0.1", "pipeline.save_models=false"])
 
+
+
+def test_ab_test_needs_a_treatment_and_checks_its_fields() -> None:
+    with pytest.raises(ConfigError, match=r"^ab.share > 0 needs a treatment policy"):
+        check_job(["ab.share=0.5"])
+    with pytest.raises(ConfigError, match=r"^ab.treatment.epsilon=2.0 is out of range"):
+        check_job(["policy@ab.treatment=popular", "ab.share=0.5", "ab.treatment.epsilon=2.0"])
+    with pytest.raises(ConfigError, match=r"^ab.training='mixed' is out of range"):
+        check_job(["policy@ab.treatment=als", "ab.share=0.5", "ab.training=mixed"])
+    cfg = check_job(["policy@ab.treatment=bpr", "ab.share=0.3"])
+    assert cfg.ab.treatment.name == "bpr" and cfg.ab.treatment.factors > 0

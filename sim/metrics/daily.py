@@ -19,12 +19,60 @@ from sim.metrics.slates import intra_list_diversity
 from sim.pipeline.registry import ModelRecord
 
 
+class UserSums:
+    """Per-user totals of one day: users, not sessions, are the independent units."""
+
+    def __init__(self, n_users: int) -> None:
+        self.sessions = np.zeros(n_users)
+        self.impressions = np.zeros(n_users)
+        self.clicks = np.zeros(n_users)
+        self.completed = np.zeros(n_users)
+        self.utility = np.zeros(n_users)
+
+    def add(self, users: np.ndarray, impressions: np.ndarray, clicked: np.ndarray,
+            completed: np.ndarray, utility: np.ndarray) -> None:
+        """Users within one call are distinct (one round), so plain indexing adds correctly."""
+        self.sessions[users] += 1
+        self.impressions[users] += impressions
+        self.clicks[users] += clicked
+        self.completed[users] += completed
+        self.utility[users] += utility
+
+    def ratio(self, metric: str) -> tuple[float, float]:
+        """A ratio metric and its standard error over users (see ``ratio_with_se``)."""
+        num, den = RATIO_PARTS[metric]
+        return ratio_with_se(getattr(self, num), getattr(self, den))
+
+
+RATIO_PARTS = {  # ratio metric -> (numerator, denominator) per user
+    "ctr": ("clicks", "impressions"),
+    "completion_rate": ("completed", "clicks"),
+    "mean_true_utility": ("utility", "clicks"),
+}
+
+
+def ratio_with_se(num: np.ndarray, den: np.ndarray) -> tuple[float, float]:
+    """Σnum / Σden and its delta-method standard error with users as the units.
+
+    A user's sessions within a day are correlated, so treating sessions (or impressions) as
+    independent would understate the error; the per-user sums are independent draws.
+    """
+    units = den > 0
+    n, total = int(units.sum()), float(den.sum())
+    if n < 2 or total == 0:
+        return float("nan"), float("nan")
+    value = float(num.sum()) / total
+    residual = num[units] - value * den[units]
+    return value, float(np.sqrt((residual**2).sum() * n / (n - 1)) / total)
+
+
 @dataclass
 class DayTally:
     """Running counts for one simulated day."""
 
     n_items: int
     active_at_start: np.ndarray  # users per segment not churned when the day began
+    n_users: int
     impressions: np.ndarray = field(init=False)  # per item
     sessions: int = 0
     clicks: int = 0
@@ -34,14 +82,17 @@ class DayTally:
     diversity_slates: int = 0
     churned: np.ndarray = field(init=False)  # users per segment who churned today
     paths: np.ndarray = field(init=False)  # sessions served per serving path
+    per_user: UserSums = field(init=False)  # the units of every confidence interval
 
     def __post_init__(self) -> None:
+        self.per_user = UserSums(self.n_users)
         self.impressions = np.zeros(self.n_items, dtype=np.int64)
         self.churned = np.zeros(len(SEGMENT_NAMES), dtype=np.int64)
         self.paths = np.zeros(len(SERVING_PATHS), dtype=np.int64)
 
     def add_sessions(
         self,
+        users: np.ndarray,
         items: np.ndarray,
         path: np.ndarray,
         clicked: np.ndarray,
@@ -49,8 +100,10 @@ class DayTally:
         utility: np.ndarray,
         genre: np.ndarray,
     ) -> None:
-        """Count one batch of sessions: slates (int[n, k], -1 empty), serving path codes,
-        click/complete flags and the true utility at the clicked position."""
+        """Count one batch of sessions: their users, slates (int[n, k], -1 empty), serving
+        path codes, click/complete flags and the true utility at the clicked position."""
+        self.per_user.add(users, (items >= 0).sum(axis=1), clicked, completed,
+                          np.where(clicked, utility, 0.0))
         self.impressions += np.bincount(items[items >= 0], minlength=self.n_items)
         self.paths += np.bincount(path, minlength=len(SERVING_PATHS))
         diversity = intra_list_diversity(items, genre)
@@ -90,7 +143,10 @@ def day_metrics(
         "mean_true_utility": ratio(tally.watched_utility, tally.clicks),
         "active_users": float(tally.active_at_start.sum() - tally.churned.sum()),
         "intra_list_diversity": ratio(tally.diversity_sum, tally.diversity_slates),
+        "users_served": float((tally.per_user.sessions > 0).sum()),
     }
+    for name in RATIO_PARTS:
+        metrics[f"{name}_se"] = tally.per_user.ratio(name)[1]
     for code, name in enumerate(SERVING_PATHS):
         metrics[f"served_{name}_share"] = ratio(tally.paths[code], tally.sessions)
     for seg, name in enumerate(SEGMENT_NAMES):

@@ -52,8 +52,10 @@ class NightlyJob:
 
     def __init__(self, cfg: PipelineConfig, train: TrainConfig, complete_at: float,
                  log: EventLog, registry: Registry, factory: PolicyFactory,
-                 rng: np.random.Generator) -> None:
+                 rng: np.random.Generator, arm: str | None = None) -> None:
+        """``arm``: train and evaluate on that arm's rows only (None: the whole log)."""
         self.cfg, self.train, self.complete_at = cfg, train, complete_at
+        self.arm = arm
         self.log, self.registry, self.factory, self.rng = log, registry, factory, rng
         self.quarantined: set[int] = set()
         self.volumes: list[int] = []
@@ -122,7 +124,8 @@ class NightlyJob:
         return NightOutcome(rec, self.production)
 
     def _fit(self, policy: Policy, day: int, shape: tuple[int, int]) -> TrainingWindow:
-        window = build_window(self.log, day, self.train, self.complete_at, shape, self.quarantined)
+        window = build_window(self.log, day, self.train, self.complete_at, shape, self.quarantined,
+                              self.arm)
         policy.fit(window)
         return window
 
@@ -167,7 +170,8 @@ class NightlyJob:
 
     def _held_out(self, day: int, shape: tuple[int, int]) -> tuple[np.ndarray, sp.csr_matrix]:
         """A sample of users with positives on ``day`` and their positives (rows aligned)."""
-        matrix = positives(self.log.read([day]), self.train.label, self.complete_at, shape)
+        matrix = positives(self.log.read([day], arm=self.arm), self.train.label, self.complete_at,
+                           shape)
         users = np.flatnonzero(np.diff(matrix.indptr))
         if users.size > self.cfg.eval_users:
             users = np.sort(self.rng.choice(users, self.cfg.eval_users, replace=False))
