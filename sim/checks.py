@@ -203,6 +203,8 @@ def validate(cfg: RunConfig) -> None:
             raise ConfigError("ab.share > 0 needs a treatment policy: add policy@ab.treatment="
                               + "|".join(sorted(POLICIES)))
         rules |= policy_rules("ab.treatment", cfg.ab.treatment)
+    if cfg.shadow is not None:
+        rules |= policy_rules("shadow", cfg.shadow)
     for path, check in rules.items():
         value = lookup(cfg, path)
         allowed = check(value, cfg)

@@ -141,3 +141,4 @@ class RunConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     controller: ControllerConfig = field(default_factory=ControllerConfig)
     ab: ABConfig = field(default_factory=ABConfig)
+    shadow: Any = None  # a policy config ranking every request unseen: policy@shadow=<name>

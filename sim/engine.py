@@ -29,6 +29,7 @@ from sim.pipeline.nightly import NightlyJob, PolicyFactory
 from sim.pipeline.registry import Registry
 from sim.seeding import Streams
 from sim.serving import Served, Server
+from sim.shadow import SHADOW, Shadow
 from sim.traffic import draw_sessions, round_offsets, session_rounds, tick_shares
 from sim.window import positives
 from sim.world import World
@@ -38,8 +39,10 @@ class Engine:
     """Everything that changes during a run, plus the handlers that change it."""
 
     def __init__(self, cfg: RunConfig, world: World, factories: dict[str, PolicyFactory],
-                 plan: dict[str, np.ndarray], run_dir: Path, streams: Streams) -> None:
-        """``plan`` maps arm names to member masks; ``factories`` builds each arm's models."""
+                 plan: dict[str, np.ndarray], run_dir: Path, streams: Streams,
+                 shadow: PolicyFactory | None = None) -> None:
+        """``plan`` maps arm names to member masks; ``factories`` builds each arm's models;
+        ``shadow``, when given, builds the shadow candidate's."""
         self.cfg, self.world = cfg, world
         self.rng = {n: streams.rng(n) for n in ("traffic", "choice", "churn", "clock", "faults")}
         self.log = EventLog(Path(run_dir) / "log")
@@ -53,6 +56,11 @@ class Engine:
         self.arm_of = np.zeros(n_users, dtype=np.int8)  # index into self.arms
         self.arms = [self._arm(i, name, members, factories[name], Path(run_dir), streams, len(plan))
                      for i, (name, members) in enumerate(plan.items())]
+        self.shadow = None if shadow is None else Shadow(
+            NightlyJob(cfg.pipeline, cfg.train, cfg.complete_at, self.log,
+                       Registry(Path(run_dir) / "models" / SHADOW), shadow,
+                       streams.rng(f"pipeline/{SHADOW}")),
+            self._server(), Path(run_dir))
         self.next_session = 0
         self.rows: list[dict[str, float | int | str]] = []
         self.today: list[tuple[np.ndarray, np.ndarray]] = []  # today's positives (users, items)
@@ -66,10 +74,12 @@ class Engine:
         own = name if cfg.ab.training == "per_arm" and n_arms > 1 else None
         job = NightlyJob(cfg.pipeline, cfg.train, cfg.complete_at, self.log, Registry(models),
                          factory, rng, arm=own)
-        server = Server(cfg.serving.name, cfg.serving.k, cfg.serving.spare,
-                        cfg.serving.hybrid_candidates)
-        return Arm(name, members, job, server, self._new_tally(members),
+        return Arm(name, members, job, self._server(), self._new_tally(members),
                    np.ones(self.world.catalog.n_items, dtype=bool))
+
+    def _server(self) -> Server:
+        serving = self.cfg.serving
+        return Server(serving.name, serving.k, serving.spare, serving.hybrid_candidates)
 
     @property
     def policy(self) -> Policy | None:
@@ -83,6 +93,8 @@ class Engine:
     def registry_frame(self) -> pd.DataFrame:
         """Every arm's model records, one table with an ``arm`` column."""
         frames = [arm.registry.frame().assign(arm=arm.name) for arm in self.arms]
+        if self.shadow is not None:
+            frames.append(self.shadow.job.registry.frame().assign(arm=SHADOW))
         return pd.concat(frames, ignore_index=True)
 
     @property
@@ -110,6 +122,10 @@ class Engine:
                 arm.server.prepare(arm.policy, users, self.context(day, 0.0),
                                    self._popularity(arm, day))
             arm.tally = self._new_tally(arm.members)
+        if self.shadow is not None:
+            self.shadow.start_day(day, self.shape, self.cfg.serving.k, self._eval_context,
+                                  crashed, active, self.context(day, 0.0),
+                                  self._popularity(self.arms[0], day))
         self.today = []
 
     def _steer(self, arm: Arm) -> None:
@@ -146,6 +162,11 @@ class Engine:
             self._record_day(arm, day)
         if len(self.arms) > 1:
             self.rows += self._rows(day, AB_ROWS, ab_metrics(self.arms, self.cfg.ab.share))
+        if self.shadow is not None:
+            values = self.shadow.end_day(day)
+            assert self.shadow.record is not None
+            values |= night_metrics(self.shadow.record, self.shadow.job.registry.production)
+            self.rows += self._rows(day, SHADOW, values)
 
     def _record_day(self, arm: Arm, day: int) -> None:
         available = self.world.catalog.available(day)
@@ -183,7 +204,8 @@ class Engine:
     def _serve_arm(self, arm: Arm, day: int, users: np.ndarray, times: np.ndarray,
                    ctx: ServeContext) -> None:
         assert arm.policy is not None
-        served = arm.server.serve(arm.policy, users, ctx, self.outages.down(times))
+        down = self.outages.down(times)
+        served = arm.server.serve(arm.policy, users, ctx, down)
         pop = self.world.population
         resp = respond(pop.taste[users], served.slates.items, self.world.catalog,
                        self.world.choice, self.rng["choice"])
@@ -194,6 +216,9 @@ class Engine:
         clicked = resp.clicked
         pos = np.maximum(resp.click_position, 0)
         item = served.slates.items[rows, pos]
+        if self.shadow is not None:
+            self.shadow.observe(day, users, times, sessions, ctx, down, served.slates.items,
+                                np.where(clicked, item, -1))
         self.seen[users[clicked], item[clicked]] = True
         completed = clicked & (resp.completion >= self.cfg.complete_at)
         label = completed if self.cfg.train.label == "complete" else clicked

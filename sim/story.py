@@ -81,7 +81,8 @@ def simulate(cfg: RunConfig, run_dir: Path, on_day: DayCallback = lambda day: No
     plan = arm_plan(cfg, world.population.n_users, streams.entropy)
     factories = {name: factory(cfg.ab.treatment, "treatment") if name == TREATMENT
                  else factory(cfg.policy, "policy") for name in plan}
-    eng = Engine(cfg, world, factories, plan, Path(run_dir), streams)
+    shadow = None if cfg.shadow is None else factory(cfg.shadow, "shadow")
+    eng = Engine(cfg, world, factories, plan, Path(run_dir), streams, shadow)
     env = simpy.Environment()
     opened = {day: env.event() for day in range(cfg.days)}
     done = env.process(nightly(env, eng, cfg.days, opened, on_day))

@@ -138,3 +138,9 @@ def test_ab_test_needs_a_treatment_and_checks_its_fields() -> None:
         check_job(["policy@ab.treatment=als", "ab.share=0.5", "ab.training=mixed"])
     cfg = check_job(["policy@ab.treatment=bpr", "ab.share=0.3"])
     assert cfg.ab.treatment.name == "bpr" and cfg.ab.treatment.factors > 0
+
+
+def test_shadow_policy_fields_are_checked() -> None:
+    with pytest.raises(ConfigError, match=r"^shadow.factors=0 is out of range"):
+        check_job(["policy@shadow=als", "shadow.factors=0"])
+    assert check_job(["policy@shadow=item_knn"]).shadow.name == "item_knn"
