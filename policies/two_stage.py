@@ -103,10 +103,13 @@ class TwoStagePolicy(Policy):
 
         Pairs outside that ALS's top ``retrieve`` are dropped: at serving the ranker only
         ever sees retrieved candidates, so those rows would teach it about inputs it never
-        gets. Everything here is computed from ``last.before``: days before ``last.day``.
+        gets. Everything here is computed from ``last.before``: days before ``last.day``;
+        unless the window is ``leaky``, when the retrieval scores and history features also
+        see the labels' own day (the deliberate bug of the leakage experiment).
         """
+        known = window.interactions if window.leaky else last.before
         als = ALSPolicy(self.items, self.rng, self.cfg)
-        als.fit(replace(window, interactions=last.before))
+        als.fit(replace(window, interactions=known))
         users = np.unique(last.users)
         ctx = ServeContext(
             day=last.day,
@@ -120,7 +123,7 @@ class TwoStagePolicy(Policy):
         kept = rank >= 0
         row, rank = row[kept], rank[kept]
         pairs = (last.users[kept], last.items[kept])
-        hist = history(last.before, self.items.genre)
+        hist = history(known, self.items.genre)
         x = self._features(hist, last.day, pairs, (retrieval[row, rank], rank.astype(np.float32)))
         return x, last.labels[kept]
 

@@ -41,6 +41,7 @@ class TrainingWindow:
     interactions: sp.csr_matrix
     impressions: pd.DataFrame
     data_version: str
+    leaky: bool = False  # features may see their labels' own day: a deliberate bug to study
 
     @property
     def n_users(self) -> int:

@@ -65,6 +65,15 @@ def needs_explorer(value: Any, cfg: RunConfig) -> str | None:
     return None
 
 
+def leak_has_a_target(value: Any, cfg: RunConfig) -> str | None:
+    """Each leak needs something to leak into, or the switch would silently do nothing."""
+    if value == "features" and getattr(cfg.policy, "name", "") != "two_stage":
+        return "features only with policy=two_stage (the policy with learned features)"
+    if value == "window" and not cfg.pipeline.gate:
+        return "window only with pipeline.gate=true (it leaks into the gate's evaluation)"
+    return None
+
+
 def all_of(*checks: Check) -> Check:
     """Every check must pass; the first complaint is reported."""
 
@@ -158,6 +167,7 @@ RULES: dict[str, Check] = {
     "controller.step": at_least(1, strict=True),
     "controller.min_epsilon": UNIT,
     "controller.max_epsilon": UNIT,
+    "train.leakage": all_of(one_of("none", "window", "features"), leak_has_a_target),
     "ab.share": UNIT,
     "ab.training": one_of("pooled", "per_arm"),
 }

@@ -42,6 +42,9 @@ class TrainConfig:
 
     window_days: int = 14
     label: str = "click"  # "click" or "complete" (a watch of at least complete_at)
+    # Deliberate leakage, to show what it does: "window" trains the gate's candidate on its
+    # own held-out day; "features" lets two_stage's training features see their labels' day.
+    leakage: str = "none"
 
 
 @dataclass

@@ -53,4 +53,5 @@ def build_window(
         interactions=positives(frame, cfg.label, complete_at, shape),
         impressions=frame,
         data_version=log.data_version(days, arm),
+        leaky=cfg.leakage == "features",
     )

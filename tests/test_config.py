@@ -144,3 +144,11 @@ def test_shadow_policy_fields_are_checked() -> None:
     with pytest.raises(ConfigError, match=r"^shadow.factors=0 is out of range"):
         check_job(["policy@shadow=als", "shadow.factors=0"])
     assert check_job(["policy@shadow=item_knn"]).shadow.name == "item_knn"
+
+
+def test_leakage_switch_must_have_something_to_leak_into() -> None:
+    with pytest.raises(ConfigError, match=r"^train.leakage='features' .*policy=two_stage"):
+        check_job(["train.leakage=features", "policy=als"])
+    with pytest.raises(ConfigError, match=r"^train.leakage='window' .*pipeline.gate=true"):
+        check_job(["train.leakage=window", "pipeline.gate=false"])
+    assert check_job(["train.leakage=features", "policy=two_stage"]).train.leakage == "features"

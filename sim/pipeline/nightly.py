@@ -82,9 +82,10 @@ class NightlyJob:
         gated = self.cfg.gate and self.production is not None and day >= 2 \
             and (day - 1) not in self.quarantined
         if gated:
-            window = self._fit(candidate, day - 1, shape)
+            peek = self.train.leakage == "window"  # the held-out day leaks into training
+            window = self._fit(candidate, day if peek else day - 1, shape)
             self._note(rec, window)
-            self._judge(rec, candidate, window, shape, k, eval_ctx)
+            self._judge(rec, candidate, window, day - 1, shape, k, eval_ctx)
         if rec.gate_passed is False:
             rec.status = "rejected"
             return self._keep(rec)
@@ -133,11 +134,10 @@ class NightlyJob:
     def _note(rec: ModelRecord, window: TrainingWindow) -> None:
         rec.data_version, rec.train_days = window.data_version, list(window.days)
 
-    def _judge(self, rec: ModelRecord, candidate: Policy, window: TrainingWindow,
+    def _judge(self, rec: ModelRecord, candidate: Policy, window: TrainingWindow, eval_day: int,
                shape: tuple[int, int], k: int, eval_ctx: EvalContext) -> None:
         """Offline metrics of candidate and production on the held-out day; the gate verdict."""
         assert self.production is not None
-        eval_day = window.day
         users, relevant = self._held_out(eval_day, shape)
         rec.eval_day = eval_day
         if users.size == 0:
