@@ -16,6 +16,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from scipy.stats import kendalltau
 
+from experiments.runs import NOT_SERVING
+
 OFFLINE = "offline_ndcg_candidate"
 ONLINE = {
     "ctr": "CTR",
@@ -27,15 +29,16 @@ FINAL_DAYS = 10
 
 
 def divergence_table(combined: pd.DataFrame) -> pd.DataFrame:
-    """One row per variant: mean offline NDCG over all nights, online metrics over the last
-    days, each averaged over the variant's runs (seeds)."""
-    offline = combined[combined["metric"] == OFFLINE].groupby(["variant", "run"])["value"].mean()
-    online = combined[combined["metric"].isin(list(ONLINE))]
+    """One row per variant (per arm, in A/B runs): mean offline NDCG over all nights, online
+    metrics over the last days, each averaged over the variant's runs (seeds)."""
+    serving = combined[~combined["arm_name"].isin(NOT_SERVING)]
+    offline = serving[serving["metric"] == OFFLINE].groupby(["arm", "run"])["value"].mean()
+    online = serving[serving["metric"].isin(list(ONLINE))]
     last = online.groupby("run")["day"].transform("max")
     recent = online[online["day"] > last - FINAL_DAYS]
-    per_run = recent.pivot_table(index=["variant", "run"], columns="metric", values="value")
+    per_run = recent.pivot_table(index=["arm", "run"], columns="metric", values="value")
     per_run[OFFLINE] = offline
-    return per_run.groupby("variant").mean()
+    return per_run.groupby("arm").mean().rename_axis("variant")
 
 
 def kendall(table: pd.DataFrame) -> dict[str, float]:

@@ -11,7 +11,6 @@ import itertools
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import conf
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -19,6 +18,7 @@ from hydra.errors import HydraException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+import conf
 from experiments.schema import register_schemas
 from sim.checks import validate
 from sim.config import ConfigError, RunConfig

@@ -66,12 +66,30 @@ PIPELINE_LABELS: dict[str, str] = {
     "offline_recall_production": "Offline recall@k, production (live)",
 }
 
+AB_LABELS: dict[str, str] = {
+    "effect_ctr": "Treatment − control: CTR",
+    "effect_completion_rate": "Treatment − control: completion rate",
+    "effect_mean_true_utility": "Treatment − control: true utility",
+    "srm_p_value": "Sample-ratio check p (< 0.001: split broken)",
+    "users_served": "Users with a session",
+}
+
+SHADOW_LABELS: dict[str, str] = {
+    "agreement_overlap": "Shadow: share of slate shared with production",
+    "agreement_top1": "Shadow: same top item as production",
+    "clicked_item_in_shadow": "Shadow: clicked item was in its slate",
+}
+
 SECTIONS: tuple[tuple[str, dict[str, str]], ...] = (
     ("Popularity concentration", CONCENTRATION_LABELS),
     ("Online behaviour", ONLINE_LABELS),
+    ("A/B test", AB_LABELS),
     ("Slates and serving", SERVING_LABELS),
     ("Nightly pipeline", PIPELINE_LABELS),
+    ("Shadow candidate", SHADOW_LABELS),
 )
+SE_SUFFIX = "_se"  # a metric's standard error, drawn as its 95% band rather than a line
+Z95 = 1.96
 OTHER_SECTION = "Other"
 
 N_COLS = 3
@@ -226,18 +244,34 @@ def _tidy(metrics: pd.DataFrame) -> pd.DataFrame:
     return tidy.sort_values(["metric", "arm", "day"], kind="stable")
 
 
+def with_intervals(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Turn ``<metric>_se`` rows into a 95% band (``lo``/``hi``) around ``<metric>``.
+
+    Only when the frame has no band yet (a cross-seed frame already carries the seeds'
+    spread); the ``_se`` rows themselves are never drawn as lines.
+    """
+    is_se = tidy["metric"].str.endswith(SE_SUFFIX)
+    rest = tidy[~is_se]
+    if "lo" in tidy.columns or not is_se.any():
+        return rest
+    se = tidy[is_se].assign(metric=lambda f: f["metric"].str.removesuffix(SE_SUFFIX))
+    se = se.set_index(["day", "arm", "metric"])["value"]
+    half = Z95 * rest.set_index(["day", "arm", "metric"]).index.map(se).to_numpy(dtype=float)
+    return rest.assign(lo=rest["value"] - half, hi=rest["value"] + half)
+
+
 def build_figures(metrics: pd.DataFrame, legend_title: str = "arm") -> list[tuple[str, go.Figure]]:
     """Build one figure per report section, in page order, as ``(section, figure)``.
 
     Separate from the HTML so callers (and tests) can inspect or restyle the figures.
     Arm colours are assigned once here so they match across sections. Optional ``lo``
     and ``hi`` columns draw a band around each line (a cross-seed report uses variants
-    as arms).
+    as arms); otherwise ``<metric>_se`` rows give a 95% confidence band.
     """
     validate_metrics(metrics)
     if metrics.empty:
         return []
-    tidy = _tidy(metrics)
+    tidy = with_intervals(_tidy(metrics))
     colours = arm_colours(list(pd.unique(tidy["arm"])))
     sections = group_sections(list(pd.unique(tidy["metric"])))
     return [

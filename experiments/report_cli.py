@@ -20,6 +20,7 @@ from plotly.subplots import make_subplots
 
 from experiments import divergence as dv
 from experiments import runs as rl
+from experiments.abreport import ab_blocks
 from experiments.report import (
     PALETTE,
     ROW_GAP_PX,
@@ -146,7 +147,8 @@ def _error_bar_trace(sub: pd.DataFrame, key: str, numeric: bool, line: str,
 
 
 def registry_figure(runs: Sequence[rl.Run], order: Sequence[str]) -> go.Figure:
-    """Model versions over nights for the first seed of each variant, candidates by status."""
+    """Model versions over nights for the first seed (and first arm) of each variant,
+    candidates by status."""
     firsts = [next(r for r in runs if r.variant == v) for v in order]
     height = 220 * len(firsts)
     fig = make_subplots(
@@ -174,12 +176,16 @@ def registry_figure(runs: Sequence[rl.Run], order: Sequence[str]) -> go.Figure:
 
 def _registry_traces(run: rl.Run, shown: set[str]) -> list[go.Scatter]:
     """The serving-version step line and one marker trace per candidate status."""
-    served = run.metrics[run.metrics["metric"] == "model_version"].sort_values("day")
+    first_arm = run.metrics["arm"].iloc[0]
+    served = run.metrics[(run.metrics["metric"] == "model_version")
+                         & (run.metrics["arm"] == first_arm)].sort_values("day")
     traces = [go.Scatter(x=served["day"], y=served["value"], mode="lines", line_shape="hv",
                          line={"color": "#888"}, name="serving", legendgroup="serving",
                          showlegend="serving" not in shown)]
     shown.add("serving")
     reg = run.registry
+    if "arm" in reg and reg["arm"].nunique() > 1:  # A/B or shadow: the first arm's models
+        reg = reg[reg["arm"] == reg["arm"].iloc[0]]
     for status, (label, symbol, colour) in STATUS_STYLE.items():
         sub = reg[reg["status"] == status] if "status" in reg else reg
         if sub.empty:
@@ -208,9 +214,10 @@ def day_sections(combined: pd.DataFrame) -> list[Block]:
 
 def sweep_blocks(runs: list[rl.Run], keys: list[str]) -> list[Block]:
     """Every section of the cross-run page, in reading order."""
-    order = rl.variant_order(runs, keys)
-    colours = arm_colours(order)
     combined = rl.combined_metrics(runs)
+    variants = rl.variant_order(runs, keys)
+    order = rl.label_order(combined, variants)
+    colours = arm_colours(order)
     per_run = rl.final_means(combined)
     blocks: list[Block] = [(
         "Summary per variant",
@@ -218,6 +225,7 @@ def sweep_blocks(runs: list[rl.Run], keys: list[str]) -> list[Block]:
          "over seeds. Compare variants row by row; overlapping ± ranges are not a difference."),
         summary_table(rl.seed_stats(per_run, ["variant"]), order),
     )]
+    blocks += ab_blocks(runs)
     blocks += divergence_blocks(combined, order, colours)
     for key in keys:
         fig = parameter_figure(per_run, runs, key, [k for k in keys if k != key])
@@ -229,15 +237,15 @@ def sweep_blocks(runs: list[rl.Run], keys: list[str]) -> list[Block]:
          "final day (left) and over the whole run (right), averaged over seeds. The further a "
          "curve sags below the diagonal, the fewer items take the impressions; legend: mean "
          "Gini. All catalog items count, unreleased ones too, so the Gini sits a little above "
-         "the daily gini metric (released items only)."),
-        lorenz_figure(runs, order, colours),
+         "the daily gini metric (released items only). An A/B run's curve pools its arms."),
+        lorenz_figure(runs, variants, arm_colours(variants)),
     ))
     blocks += day_sections(combined)
     blocks.append((
         "Model registry timeline",
         ("First seed of each variant. Line: model version serving each day; markers: the "
          "night's candidate and what became of it; red shading: model-server outage time."),
-        registry_figure(runs, order),
+        registry_figure(runs, variants),
     ))
     return blocks
 

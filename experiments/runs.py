@@ -46,6 +46,7 @@ class Run:
     exposure_final: np.ndarray  # impressions per item on the last logged day
     exposure_total: np.ndarray  # impressions per item over the whole run
     variant: str = field(default="")
+    config: dict = field(default_factory=dict)  # the run's config.yaml, as run
 
 
 def find_runs(root: Path) -> tuple[list[Path], list[Skipped]]:
@@ -178,7 +179,7 @@ def load_run(path: Path) -> Run:
     final, total = item_exposure(path, n_items)
     metrics = pd.read_parquet(path / "metrics.parquet")
     overrides = run_overrides(path, summary)
-    return Run(path, summary, overrides, metrics, registry, n_items, final, total)
+    return Run(path, summary, overrides, metrics, registry, n_items, final, total, config=config)
 
 
 def load_runs(paths: Sequence[Path]) -> tuple[list[Run], list[Skipped]]:
@@ -198,13 +199,14 @@ HEADLINE_METRICS: tuple[str, ...] = (
     "top1_share", "coverage", "ctr", "mean_true_utility", "graveyard",
 )
 FINAL_DAYS = 10  # headline numbers average the last days: single days are noisy
+NOT_SERVING = ("ab", "shadow")  # metric-table arms that serve nobody: tests and shadows
 
 
 def combined_metrics(runs: Sequence[Run]) -> pd.DataFrame:
     """All runs' metrics in one tidy frame, ``arm`` relabelled to the run's variant.
 
-    Columns: ``run, variant, arm, day, metric, value``. A run with several arms keeps
-    them apart as ``"variant · arm"``.
+    Columns: ``run, variant, arm, arm_name, day, metric, value``. A run with several arms
+    keeps them apart as ``"variant · arm"``; ``arm_name`` is the run's own arm label.
     """
     frames = []
     multi_arm = any(r.metrics["arm"].nunique() > 1 for r in runs)
@@ -212,7 +214,7 @@ def combined_metrics(runs: Sequence[Run]) -> pd.DataFrame:
         frame = run.metrics.loc[:, ["day", "arm", "metric", "value"]].copy()
         arm = frame["arm"].astype(str)
         frame["arm"] = run.variant + " · " + arm if multi_arm else run.variant
-        frames.append(frame.assign(run=str(run.path), variant=run.variant))
+        frames.append(frame.assign(run=str(run.path), variant=run.variant, arm_name=arm))
     out = pd.concat(frames, ignore_index=True)
     out["value"] = pd.to_numeric(out["value"], errors="coerce").astype(float)
     return out
@@ -227,14 +229,23 @@ def seed_bands(combined: pd.DataFrame) -> pd.DataFrame:
 
 def final_means(combined: pd.DataFrame, metrics: Sequence[str] = HEADLINE_METRICS,
                 days: int = FINAL_DAYS) -> pd.DataFrame:
-    """Each run's mean of each metric over its last ``days`` days.
+    """Each run's (each arm's) mean of each metric over its last ``days`` days.
 
-    Returns one row per run and metric: ``run, variant, metric, value``.
+    Returns one row per run, arm and metric: ``run, variant, arm_name, metric, value``,
+    where ``variant`` is the arm's label (the run's variant when it has one arm).
     """
     frame = combined[combined["metric"].isin(metrics)]
     last = frame.groupby("run")["day"].transform("max")
     recent = frame[frame["day"] > last - days]
-    return recent.groupby(["run", "variant", "metric"], sort=False)["value"].mean().reset_index()
+    means = recent.groupby(["run", "arm", "arm_name", "metric"], sort=False)["value"].mean()
+    return means.reset_index().rename(columns={"arm": "variant"})
+
+
+def label_order(combined: pd.DataFrame, order: Sequence[str]) -> list[str]:
+    """Variant order expanded to the serving arms' labels (one per variant without A/B)."""
+    serving = combined[~combined["arm_name"].isin(NOT_SERVING)]
+    labels = serving.drop_duplicates("arm").groupby("variant", sort=False)["arm"].agg(list)
+    return [label for v in order if v in labels.index for label in labels[v]]
 
 
 def with_parameter(per_run: pd.DataFrame, runs: Sequence[Run], key: str,
@@ -244,6 +255,8 @@ def with_parameter(per_run: pd.DataFrame, runs: Sequence[Run], key: str,
     frame = per_run.copy()
     frame[key] = [by_path[p].get(key, "default") for p in frame["run"]]
     frame["line"] = [variant_label(by_path[p], others, "mean over seeds") for p in frame["run"]]
+    if frame.groupby("run")["arm_name"].nunique().max() > 1:  # A/B runs: a line per arm
+        frame["line"] = frame["line"] + " · " + frame["arm_name"]
     return frame
 
 

@@ -20,7 +20,8 @@ FIT_TO_THREE_DAYS = {"fault_tolerance": ["faults.failed_nights=[1]", "faults.log
 
 def test_the_documented_presets_exist() -> None:
     expected = {"popularity_concentration", "exploration_fix", "diversity_fix",
-                "offline_vs_online", "batch_vs_realtime", "clickbait", "fault_tolerance"}
+                "offline_vs_online", "batch_vs_realtime", "clickbait", "fault_tolerance",
+                "ab_interference"}
     assert expected <= set(PRESETS)
 
 
@@ -37,8 +38,8 @@ def test_preset_is_override_only_and_global(preset: str) -> None:
 def test_preset_runs_small(preset: str, tmp_path: Path) -> None:
     params = yaml.safe_load((CONF_DIR / "experiment" / f"{preset}.yaml").read_text())
     swept = params["hydra"]["sweeper"]["params"]
-    first = [f"{k}={str(v).split(',')[0]}" for k, v in swept.items()]
-    cfg = check_job([f"experiment={preset}", *SMALL, *first, *FIT_TO_THREE_DAYS.get(preset, [])])
+    last = [f"{k}={str(v).split(',')[-1]}" for k, v in swept.items()]  # ab_interference: a split
+    cfg = check_job([f"experiment={preset}", *SMALL, *last, *FIT_TO_THREE_DAYS.get(preset, [])])
     metrics = simulate(cfg, tmp_path).metrics
     assert sorted(metrics.day.unique()) == [0, 1, 2]
 

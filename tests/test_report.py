@@ -313,8 +313,23 @@ def test_divergence_tau_and_ranks_on_a_hand_made_sweep() -> None:
                 rows += [(run, variant, day, "offline_ndcg_candidate", ndcg),
                          (run, variant, day, "ctr", ctr), (run, variant, day, "mean_true_utility", util)]
     frame = pd.DataFrame(rows, columns=["run", "variant", "day", "metric", "value"])
+    frame = frame.assign(arm=frame["variant"], arm_name="main")  # as combined_metrics gives it
     table = dv.divergence_table(frame)
     taus = dv.kendall(table)
     assert taus["ctr"] == pytest.approx(-1.0) and taus["mean_true_utility"] == pytest.approx(1.0)
     page = dv.divergence_html(table, ["a", "b", "c"])
     assert "0.9 (#1)" in page and "Kendall τ vs offline" in page
+
+
+def test_standard_errors_become_95_percent_bands_not_lines() -> None:
+    from experiments.report import with_intervals
+
+    frame = pd.DataFrame({
+        "day": [0, 0, 0, 1], "arm": ["a", "a", "a", "a"],
+        "metric": ["ctr", "ctr_se", "gini", "ctr"], "value": [0.1, 0.01, 0.5, 0.2],
+    })
+    out = with_intervals(frame).set_index(["day", "metric"])
+    assert "ctr_se" not in set(out.index.get_level_values("metric"))
+    assert out.at[(0, "ctr"), "lo"] == pytest.approx(0.1 - 1.96 * 0.01)
+    assert out.at[(0, "ctr"), "hi"] == pytest.approx(0.1 + 1.96 * 0.01)
+    assert np.isnan(out.at[(0, "gini"), "lo"]) and np.isnan(out.at[(1, "ctr"), "hi"])

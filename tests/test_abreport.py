@@ -1,0 +1,61 @@
+"""The A/B section of a sweep report: estimates, global effects and their pairing by seed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from experiments import runs as rl
+from experiments.abreport import arm_means, bias_rows, design
+from experiments.report_cli import build_report
+from tests.test_report_cli import recloop
+
+SWEEP = ["-m", "users=small", "catalog=small", "days=4", "progress=false", "policy=popular",
+         "policy@ab.treatment=item_knn", "pipeline.gate=false",
+         "ab=all_control,all_treatment,pooled,per_arm", "seed=0,1"]
+
+
+@pytest.fixture(scope="module")
+def ab_sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[rl.Run]]:
+    cwd = tmp_path_factory.mktemp("ab")
+    done = recloop(SWEEP, cwd)
+    assert done.returncode == 0, done.stderr
+    (root,) = (cwd / "multirun").glob("*/*")
+    found, _ = rl.find_runs(root)
+    runs, skipped = rl.load_runs(found)
+    assert len(runs) == 8 and not skipped
+    rl.assign_variants(runs)
+    return root, runs
+
+
+def test_runs_are_recognised_by_their_design(ab_sweep) -> None:
+    _, runs = ab_sweep
+    kinds = sorted(design(r) for r in runs)
+    assert kinds == sorted(["all_control", "all_treatment", "pooled", "per_arm"] * 2)
+
+
+def test_bias_is_the_estimate_minus_the_same_seeds_global_effect(ab_sweep) -> None:
+    """Recompute one cell by hand from the metrics files: last-days arm means, paired by seed."""
+    _, runs = ab_sweep
+    rows = bias_rows(runs).set_index(["seed", "training", "metric"])
+    assert len(rows) == 2 * 2 * 4
+    by = {(r.config["seed"], design(r)): r for r in runs}
+    control = arm_means(by[1, "all_control"]).at["control", "ctr"]
+    treated = arm_means(by[1, "all_treatment"]).at["treatment", "ctr"]
+    split = arm_means(by[1, "per_arm"])
+    row = rows.loc[(1, "per_arm", "ctr")]
+    assert row.global_effect == pytest.approx(treated - control)
+    assert row.ab_estimate == pytest.approx(split.at["treatment", "ctr"] - split.at["control", "ctr"])
+    assert np.allclose(rows.bias, rows.ab_estimate - rows.global_effect)
+
+
+def test_report_shows_the_ab_section(ab_sweep, tmp_path: Path) -> None:
+    root, _ = ab_sweep
+    target, _, _ = build_report(root, tmp_path / "page.html")
+    page = target.read_text(encoding="utf-8")
+    for heading in ("A/B estimate against the global effect", "A/B daily CTR effect",
+                    "bias (pooled)", "bias (per_arm)", "SRM p-value"):
+        assert heading in page, heading
+    assert "ab=pooled · treatment" in page and "ab=per_arm · control" in page
