@@ -21,7 +21,7 @@ FIT_TO_THREE_DAYS = {"fault_tolerance": ["faults.failed_nights=[1]", "faults.log
 def test_the_documented_presets_exist() -> None:
     expected = {"popularity_concentration", "exploration_fix", "diversity_fix",
                 "offline_vs_online", "batch_vs_realtime", "clickbait", "fault_tolerance",
-                "ab_interference"}
+                "ab_interference", "leakage"}
     assert expected <= set(PRESETS)
 
 
