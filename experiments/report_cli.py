@@ -21,6 +21,7 @@ from plotly.subplots import make_subplots
 from experiments import divergence as dv
 from experiments import runs as rl
 from experiments.abreport import ab_blocks
+from experiments.png import export_png
 from experiments.report import (
     PALETTE,
     ROW_GAP_PX,
@@ -286,9 +287,13 @@ def render(blocks: Sequence[Block], title: str, details: dict[str, str],
 
 
 def build_report(
-    path: Path, out: Path | None = None
+    path: Path, out: Path | None = None, png: bool = False
 ) -> tuple[Path, list[rl.Run], list[rl.Skipped]]:
-    """Find, load and report the finished runs under ``path``; return what was written."""
+    """Find, load and report the finished runs under ``path``; return what was written.
+
+    With ``png``, each figure is also exported beside the page (``<page>_png/``) when
+    kaleido and a browser are available; otherwise one line on stderr says why not.
+    """
     path = Path(path)
     if not path.is_dir():
         raise ReportError(f"{path} is not a directory")
@@ -306,9 +311,15 @@ def build_report(
         "swept parameters": ", ".join(keys) or "none (seeds only)",
         "skipped runs": str(len(skipped)),
     }
-    text = render(sweep_blocks(runs, keys), f"recloop report: {path.resolve().name}", details,
-                  skipped)
+    blocks = sweep_blocks(runs, keys)
+    text = render(blocks, f"recloop report: {path.resolve().name}", details, skipped)
     target = write_html(text, out if out is not None else path / "report.html")
+    if png:
+        figures = [(heading, fig) for heading, _, fig in blocks if isinstance(fig, go.Figure)]
+        written, reason = export_png(figures, target.with_name(target.stem + "_png"))
+        note = f"{len(written)} PNG files in {written[0].parent}" if written else \
+            f"PNG export skipped: {reason}"
+        print(f"recloop-report: {note}", file=sys.stderr)
     return target, runs, skipped
 
 
@@ -320,9 +331,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("path", type=Path, help="a run directory, or a folder of them (a sweep)")
     parser.add_argument("--out", type=Path, help="where to write (default: PATH/report.html)")
+    parser.add_argument("--png", action="store_true",
+                        help="also export every figure as PNG (needs the [png] extra and Chrome)")
     args = parser.parse_args(argv)
     try:
-        target, runs, skipped = build_report(args.path, args.out)
+        target, runs, skipped = build_report(args.path, args.out, args.png)
     except ReportError as err:
         print(f"recloop-report: {err}", file=sys.stderr)
         return 2
