@@ -22,6 +22,7 @@ from experiments import divergence as dv
 from experiments import runs as rl
 from experiments.abreport import ab_blocks
 from experiments.png import export_png
+from experiments.tradeoff import tradeoff_figure
 from experiments.report import (
     PALETTE,
     ROW_GAP_PX,
@@ -229,9 +230,16 @@ def sweep_blocks(runs: list[rl.Run], keys: list[str]) -> list[Block]:
     blocks += ab_blocks(runs)
     blocks += divergence_blocks(combined, order, colours)
     for key in keys:
-        fig = parameter_figure(per_run, runs, key, [k for k in keys if k != key])
+        others = [k for k in keys if k != key]
+        fig = parameter_figure(per_run, runs, key, others)
         blocks.append((f"Headline metrics against {key}",
                        f"Mean over seeds of the last-{rl.FINAL_DAYS}-day means. {SE_NOTE}", fig))
+        curve = tradeoff_figure(per_run, runs, key, others)
+        if curve is not None:
+            blocks.append((f"Trade-off curve across {key}", (
+                f"Each point one value of {key}: top-1% share (x) against CTR (y), last-"
+                f"{rl.FINAL_DAYS}-day means over seeds, ± 1 s.e. both ways. Left is a less "
+                "concentrated catalog, up is more clicks."), curve))
     blocks.append((
         "Exposure inequality (Lorenz curves)",
         ("Items from least to most shown against their cumulative share of impressions, on the "

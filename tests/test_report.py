@@ -333,3 +333,27 @@ def test_standard_errors_become_95_percent_bands_not_lines() -> None:
     assert out.at[(0, "ctr"), "lo"] == pytest.approx(0.1 - 1.96 * 0.01)
     assert out.at[(0, "ctr"), "hi"] == pytest.approx(0.1 + 1.96 * 0.01)
     assert np.isnan(out.at[(0, "gini"), "lo"]) and np.isnan(out.at[(1, "ctr"), "hi"])
+
+
+def test_tradeoff_curve_joins_numeric_values_in_order_and_skips_categories() -> None:
+    from types import SimpleNamespace
+
+    from experiments.tradeoff import tradeoff_figure
+
+    rows, runs = [], []
+    for eps, top1, ctr in ((0.2, 0.10, 0.05), (0.0, 0.30, 0.07), (0.05, 0.20, 0.06)):
+        for seed in (0, 1):
+            path = f"run-{eps}-{seed}"
+            runs.append(SimpleNamespace(path=path, overrides={"policy.epsilon": str(eps)}))
+            rows += [(path, f"eps={eps}", "main", "top1_share", top1 + 0.01 * seed),
+                     (path, f"eps={eps}", "main", "ctr", ctr)]
+    per_run = pd.DataFrame(rows, columns=["run", "variant", "arm_name", "metric", "value"])
+    fig = tradeoff_figure(per_run, runs, "policy.epsilon", [])
+    (trace,) = fig.data
+    assert list(trace.x) == pytest.approx([0.305, 0.205, 0.105])  # ε = 0, 0.05, 0.2
+    assert list(trace.y) == pytest.approx([0.07, 0.06, 0.05])
+    assert list(trace.text) == ["policy.epsilon=0.0", "policy.epsilon=0.05", "policy.epsilon=0.2"]
+    assert list(trace.error_x.array) == pytest.approx([0.005] * 3)
+    for run in runs:
+        run.overrides = {"policy": "als"}
+    assert tradeoff_figure(per_run, runs, "policy", []) is None
