@@ -64,6 +64,9 @@ PIPELINE_LABELS: dict[str, str] = {
     "offline_ndcg_production": "Offline NDCG@k, production (live)",
     "offline_recall_candidate": "Offline recall@k, candidate",
     "offline_recall_production": "Offline recall@k, production (live)",
+    "ips_ctr_candidate": "Candidate CTR estimated by IPS (held-out day)",
+    "snips_ctr_candidate": "Candidate CTR estimated by SNIPS",
+    "cascade_ips_ctr_candidate": "Candidate CTR estimated by cascade IPS",
 }
 
 AB_LABELS: dict[str, str] = {

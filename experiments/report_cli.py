@@ -22,7 +22,6 @@ from experiments import divergence as dv
 from experiments import runs as rl
 from experiments.abreport import ab_blocks
 from experiments.png import export_png
-from experiments.tradeoff import tradeoff_figure
 from experiments.report import (
     PALETTE,
     ROW_GAP_PX,
@@ -33,6 +32,7 @@ from experiments.report import (
     html_page,
     write_html,
 )
+from experiments.tradeoff import tradeoff_figure
 
 Block = tuple[str, str, "go.Figure | str"]  # heading, caption, figure or ready HTML
 

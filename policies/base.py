@@ -61,6 +61,18 @@ class Policy(ABC):
         """float[n_items, d] learned item embeddings, or None when the model has none."""
         return None
 
+    def probabilities(self, users: np.ndarray, items: np.ndarray,
+                      ctx: ServeContext) -> np.ndarray | None:
+        """P(this policy puts ``items[i, j]`` at slot j for request i), ``n × k``, for
+        off-policy estimates of it from another policy's log; None when it cannot say.
+
+        A deterministic policy shows exactly its own slate: 1 where the item matches, else 0.
+        """
+        if not self.deterministic:
+            return None
+        mine = self.recommend(users, items.shape[1], ctx).items
+        return ((items == mine) & (items >= 0)).astype(np.float64)
+
 
 class ScoringPolicy(Policy):
     """A policy that scores every item for each user and serves the top k.

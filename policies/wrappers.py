@@ -98,23 +98,28 @@ class EpsilonGreedy(Wrapper):
             items[rows], explored[rows], pool[rows] = self._explore(items[rows], users[rows], ctx)
         return Slates(items, self._propensity(slates.propensity, explored, pool))
 
-    def probabilities(self, users: np.ndarray, items: np.ndarray, ctx: ServeContext) -> np.ndarray:
-        """The probability that this policy puts ``items[i, j]`` at slot j (``n × k``).
+    def probabilities(self, users: np.ndarray, items: np.ndarray,
+                      ctx: ServeContext) -> np.ndarray | None:
+        """Exact slot probabilities of given slates (see ``Policy.probabilities``).
 
-        For off-policy estimates of this policy from another policy's log. Exact for slates
-        whose items come from this policy's base slate or its exploration pool (e.g. logged
-        by an ε-greedy policy with another ε over the same base and context); any other
-        item is treated as a pool draw.
+        The base's item at slot j: the kept probability; another item of the base slate: 0
+        (the pool excludes the slate); an item the pool holds (allowed, not in the slate):
+        the pool-draw probability; anything else: 0. None when the base states no
+        propensities.
         """
         users = np.asarray(users, dtype=np.int64)
         base = self.base.recommend(users, items.shape[1], ctx)
         if base.propensity is None:
-            raise ValueError(f"{self.name} states no propensities: nothing to estimate with")
-        in_base = (base.items >= 0).sum(axis=1)
-        pool = allowed_items(users, ctx).sum(axis=1) - in_base
-        prob = self._propensity(base.propensity, items != base.items, pool)
+            return None
+        allowed = allowed_items(users, ctx)
+        pool = allowed.sum(axis=1) - (base.items >= 0).sum(axis=1)
+        same = items == base.items
+        prob = self._propensity(base.propensity, ~same, pool)
         assert prob is not None
-        return prob
+        in_slate = (items[:, :, None] == base.items[:, None, :]).any(axis=2)
+        rows = np.broadcast_to(np.arange(users.size)[:, None], items.shape)
+        drawable = (items >= 0) & allowed[rows, np.maximum(items, 0)] & ~in_slate
+        return np.where(same & (items >= 0), prob, np.where(drawable, prob, 0.0)).astype(np.float64)
 
     def _explore(
         self, items: np.ndarray, users: np.ndarray, ctx: ServeContext

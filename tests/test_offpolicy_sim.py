@@ -9,15 +9,19 @@ is the quantity the estimate from the logging policy's sessions must recover.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from experiments.preflight import check_job
-
 from agents.choice import respond
+from experiments.preflight import check_job
+from policies.simple import PopularPolicy
+from policies.types import ItemMetadata, ServeContext
 from policies.wrappers import EpsilonGreedy
-from sim.metrics.offpolicy import cascade_ips, ips
+from sim.metrics.offpolicy import cascade_ips, ips, logged_slates, slate_estimates
+from sim.pipeline.nightly import session_probabilities
 from sim.story import simulate
 from tests.conftest import SMALL
 
@@ -84,3 +88,54 @@ def test_item_position_ips_is_biased_by_the_one_click_cap(deployed) -> None:
     naive = ips(logged.clicks.ravel(), target_prob.ravel(), logged.propensity.ravel())
     truth, truth_se = realised.ctr()
     assert abs(naive.value - truth) > 4 * np.hypot(naive.se, truth_se), (naive, truth)
+
+
+def test_logged_slates_are_rows_per_session_in_position_order() -> None:
+    frame = pd.DataFrame({"session": [7, 7, 3, 3, 3], "user": [1, 1, 0, 0, 0],
+                          "position": [1, 0, 0, 1, 2], "item": [5, 4, 9, 8, 7],
+                          "propensity": [0.5, 1.0, 1.0, 1.0, 0.2],
+                          "clicked": [True, False, False, False, True]})
+    users, items, prop, clicked = logged_slates(frame)
+    np.testing.assert_array_equal(users, [0, 1])
+    np.testing.assert_array_equal(items, [[9, 8, 7], [4, 5, -1]])
+    np.testing.assert_array_equal(prop, [[1.0, 1.0, 0.2], [1.0, 0.5, 1.0]])
+    np.testing.assert_array_equal(clicked, [[False, False, True], [False, True, False]])
+
+
+def test_each_session_is_judged_in_its_own_state() -> None:
+    """A user's second session comes after a click: the deterministic target would no
+    longer show the clicked item, so only the second session's slate without it matches."""
+    items = ItemMetadata(genre=np.zeros(4, np.int16), release_day=np.zeros(4, np.int16))
+    policy = PopularPolicy(items, np.random.default_rng(0))
+    policy.counts_ = np.array([4.0, 3.0, 2.0, 1.0])
+    start = ServeContext(1, 0.0, np.ones(4, bool), np.zeros((1, 4), bool))
+    logged = np.array([[0, 1], [1, 2]])
+    clicked = np.array([[True, False], [False, False]])
+    prob = session_probabilities(policy, np.array([0, 0]), logged, clicked, start)
+    np.testing.assert_array_equal(prob, [[1.0, 1.0], [1.0, 1.0]])
+    assert not start.seen.any()  # the caller's context is left as it was
+
+
+def test_estimates_say_why_they_are_missing() -> None:
+    items = np.array([[0, 1], [2, 3]])
+    clicked = np.array([[True, False], [False, False]])
+    never = slate_estimates(items, np.ones((2, 2)), clicked, np.ones((2, 2)))
+    assert np.isnan(never["ips"].value) and "never explored" in never["cascade_ips"].note
+    unknown = slate_estimates(items, np.full((2, 2), 0.5), clicked, None)
+    assert np.isnan(unknown["snips"].value) and "states no probabilities" in unknown["ips"].note
+    fine = slate_estimates(items, np.full((2, 2), 0.5), clicked, np.ones((2, 2)))
+    assert fine["ips"].value == pytest.approx(0.5)  # 1 click in 4 impressions, weight 2
+
+
+def test_nightly_candidates_get_off_policy_estimates_only_from_exploring_logs(
+    tmp_path: Path,
+) -> None:
+    explored = simulate(check_job([*SMALL, "days=4", "policy=popular", "policy.epsilon=0.2"]),
+                        tmp_path / "explored")
+    m = explored.metrics.pivot(index="day", columns="metric", values="value")
+    assert m.loc[2:, ["ips_ctr_candidate", "snips_ctr_candidate"]].notna().all().all()
+    greedy = simulate(check_job([*SMALL, "days=4", "policy=popular"]), tmp_path / "greedy")
+    m = greedy.metrics.pivot(index="day", columns="metric", values="value")
+    assert m["ips_ctr_candidate"].isna().all()
+    notes = greedy.engine.registry_frame().offpolicy_note
+    assert notes.str.contains("never explored").any()

@@ -166,6 +166,9 @@ def night_metrics(record: ModelRecord, production: int | None) -> dict[str, floa
         "gate_passed": gate,
         "rolled_back": float(record.status == "rolled_back"),
     }
+    for name in ("ips", "snips", "cascade_ips"):  # the candidate's CTR, estimated off-policy
+        out[f"{name}_ctr_candidate"] = record.offpolicy.get(name, nan)
+        out[f"{name}_ctr_candidate_se"] = record.offpolicy.get(f"{name}_se", nan)
     for name in RANKING_METRICS:
         out[f"offline_{name}_candidate"] = record.offline.get(name, nan)
         out[f"offline_{name}_production"] = record.production_offline.get(name, nan)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -91,3 +92,47 @@ def cascade_ips(clicked: np.ndarray, target_prob: np.ndarray, logging_prop: np.n
     per_session = (clicked * prefix).sum(axis=1) / clicked.shape[1]
     se = float(per_session.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
     return Estimate(float(per_session.mean()), se, n)
+
+
+SLATE_COLUMNS = ["session", "user", "position", "item", "propensity", "clicked"]
+NEVER_EXPLORED = "the logging policy never explored (every propensity is 1): no support"
+
+
+def logged_slates(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A day's impressions (``SLATE_COLUMNS``) as per-session rows: users, and n × k items
+    (-1 where nothing was shown), logging propensities and clicks."""
+    sessions, row = np.unique(frame["session"].to_numpy(), return_inverse=True)
+    pos = frame["position"].to_numpy(np.int64)
+    k = int(pos.max()) + 1 if pos.size else 0
+    items = np.full((sessions.size, k), -1, dtype=np.int64)
+    prop = np.ones((sessions.size, k))  # empty slots: weight 1, never clicked
+    clicked = np.zeros((sessions.size, k), dtype=bool)
+    items[row, pos] = frame["item"].to_numpy()
+    prop[row, pos] = frame["propensity"].to_numpy(np.float64)
+    clicked[row, pos] = frame["clicked"].to_numpy(bool)
+    users = np.zeros(sessions.size, dtype=np.int64)
+    users[row] = frame["user"].to_numpy()
+    return users, items, prop, clicked
+
+
+def slate_estimates(items: np.ndarray, logging_prop: np.ndarray, clicked: np.ndarray,
+                    target_prob: np.ndarray | None) -> dict[str, Estimate]:
+    """IPS, SNIPS and cascade IPS of a target's CTR from per-session logged slates (n × k,
+    ``items`` -1 where nothing was shown), or NaN estimates with the reason they cannot be
+    made: a target that states no probabilities, or a logger that never explored."""
+    shown = items >= 0
+    n = int(items.shape[0])
+    note = ""
+    if target_prob is None:
+        note = "the candidate states no probabilities (a stochastic policy without propensities)"
+    elif n and np.all(logging_prop[shown] == 1.0):
+        note = NEVER_EXPLORED
+    if note:
+        nan = Estimate(float("nan"), float("nan"), n, note)
+        return {"ips": nan, "snips": nan, "cascade_ips": nan}
+    assert target_prob is not None
+    return {
+        "ips": ips(clicked[shown], target_prob[shown], logging_prop[shown]),
+        "snips": snips(clicked[shown], target_prob[shown], logging_prop[shown]),
+        "cascade_ips": cascade_ips(clicked, np.where(shown, target_prob, 1.0), logging_prop),
+    }

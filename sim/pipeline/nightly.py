@@ -21,9 +21,10 @@ CTR fell more than ``rollback_ctr_drop`` below its predecessor's last day is rol
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from policies.base import Policy, allowed_items, top_k
@@ -31,6 +32,7 @@ from policies.types import ServeContext, TrainingWindow
 from sim.config import PipelineConfig, TrainConfig
 from sim.eventlog import EventLog
 from sim.metrics.offline import ranking_metrics
+from sim.metrics.offpolicy import SLATE_COLUMNS, logged_slates, slate_estimates
 from sim.pipeline.registry import ModelRecord, Registry
 from sim.pipeline.validation import Bounds, validate_partition
 from sim.window import build_window, positives
@@ -144,6 +146,7 @@ class NightlyJob:
             return  # nothing to judge on: no verdict
         ctx = eval_ctx(eval_day, users)
         rec.offline = ranking_metrics(candidate.recommend(users, k, ctx).items, relevant)
+        self._estimate_online(rec, candidate, eval_day, eval_ctx)
         ranked = self.production.recommend(users, k, ctx).items
         rec.production_offline = ranking_metrics(ranked, relevant)
         popularity = np.asarray(window.interactions.sum(axis=0)).ravel()
@@ -154,6 +157,23 @@ class NightlyJob:
         if baseline is None:
             return  # nothing to compare with yet: no verdict
         rec.gate_passed = bool(score >= self.cfg.gate_ratio * baseline)
+
+    def _estimate_online(self, rec: ModelRecord, candidate: Policy, day: int,
+                         eval_ctx: EvalContext) -> None:
+        """The candidate's CTR on ``day`` estimated from the logged sessions of a sample of
+        that day's users, with the logging policy's propensities (IPS, SNIPS, cascade)."""
+        frame = self.log.read([day], SLATE_COLUMNS, arm=self.arm)
+        users = np.unique(frame["user"].to_numpy())
+        if users.size > self.cfg.eval_users:
+            users = np.sort(self.rng.choice(users, self.cfg.eval_users, replace=False))
+        frame = frame[frame["user"].isin(users)]
+        if frame.empty:
+            return
+        owners, items, prop, clicked = logged_slates(frame)
+        target = session_probabilities(candidate, owners, items, clicked, eval_ctx(day, owners))
+        for name, est in slate_estimates(items, prop, clicked, target).items():
+            rec.offpolicy |= {name: est.value, f"{name}_se": est.se}
+            rec.offpolicy_note = rec.offpolicy_note or est.note
 
     def _baseline(self, rec: ModelRecord) -> float | None:
         """What the candidate must reach (before ``gate_ratio``); see ``gate_baseline``."""
@@ -194,3 +214,26 @@ def most_popular(popularity: np.ndarray, users: np.ndarray, k: int, ctx: ServeCo
     """The non-personalised reference ranking: window popularity among allowed items."""
     scores = np.where(allowed_items(users, ctx), popularity[None, :], -np.inf).astype(np.float32)
     return top_k(scores, k)
+
+
+def session_probabilities(policy: Policy, users: np.ndarray, items: np.ndarray,
+                          clicked: np.ndarray, start: ServeContext) -> np.ndarray | None:
+    """``policy.probabilities`` of a day's logged slates, each in its own session's state.
+
+    Sessions (rows, in time order) are taken by occurrence: every user's first session with
+    the start-of-day watched items, their second with the first one's click added, and so
+    on, so the policy is asked what it would have shown at that moment, not at midnight.
+    """
+    seen = start.seen.copy()
+    ctx = replace(start, seen=seen)
+    occurrence = pd.Series(users).groupby(users).cumcount().to_numpy()
+    out = np.zeros(items.shape)
+    for r in range(int(occurrence.max(initial=-1)) + 1):
+        rows = np.flatnonzero(occurrence == r)
+        prob = policy.probabilities(users[rows], items[rows], ctx)
+        if prob is None:
+            return None
+        out[rows] = prob
+        hit, pos = np.nonzero(clicked[rows])
+        seen[users[rows][hit], items[rows][hit, pos]] = True
+    return out

@@ -32,6 +32,8 @@ class ModelRecord:
     offline: dict[str, float] = field(default_factory=dict)  # candidate on the eval day
     production_offline: dict[str, float] = field(default_factory=dict)  # re-scored live
     popular_offline: dict[str, float] = field(default_factory=dict)  # most-popular reference
+    offpolicy: dict[str, float] = field(default_factory=dict)  # candidate's CTR from the log
+    offpolicy_note: str = ""  # why there is no off-policy estimate, when there is none
     gate_passed: bool | None = None
     problems: list[str] = field(default_factory=list)
     artifact: str = ""
@@ -80,7 +82,7 @@ class Registry:
         for rec in self.records:
             row = asdict(rec)
             for key in ("train_days", "offline", "production_offline", "popular_offline",
-                        "problems", "config"):
+                        "offpolicy", "problems", "config"):
                 row[key] = json.dumps(row[key], sort_keys=True)
             rows.append(row)
         return pd.DataFrame(rows, columns=list(ModelRecord.__dataclass_fields__))
