@@ -115,6 +115,12 @@ def logged_slates(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return users, items, prop, clicked
 
 
+def explored(items: np.ndarray, logging_prop: np.ndarray) -> bool:
+    """Did the logging policy ever show anything with probability below 1? If not, the log
+    holds no information about any other ranking."""
+    return not np.all(logging_prop[items >= 0] == 1.0)
+
+
 def slate_estimates(items: np.ndarray, logging_prop: np.ndarray, clicked: np.ndarray,
                     target_prob: np.ndarray | None) -> dict[str, Estimate]:
     """IPS, SNIPS and cascade IPS of a target's CTR from per-session logged slates (n × k,
@@ -123,10 +129,10 @@ def slate_estimates(items: np.ndarray, logging_prop: np.ndarray, clicked: np.nda
     shown = items >= 0
     n = int(items.shape[0])
     note = ""
-    if target_prob is None:
-        note = "the candidate states no probabilities (a stochastic policy without propensities)"
-    elif n and np.all(logging_prop[shown] == 1.0):
+    if not explored(items, logging_prop):
         note = NEVER_EXPLORED
+    elif target_prob is None:
+        note = "the candidate states no probabilities (a stochastic policy without propensities)"
     if note:
         nan = Estimate(float("nan"), float("nan"), n, note)
         return {"ips": nan, "snips": nan, "cascade_ips": nan}

@@ -32,7 +32,7 @@ from policies.types import ServeContext, TrainingWindow
 from sim.config import PipelineConfig, TrainConfig
 from sim.eventlog import EventLog
 from sim.metrics.offline import ranking_metrics
-from sim.metrics.offpolicy import SLATE_COLUMNS, logged_slates, slate_estimates
+from sim.metrics.offpolicy import SLATE_COLUMNS, explored, logged_slates, slate_estimates
 from sim.pipeline.registry import ModelRecord, Registry
 from sim.pipeline.validation import Bounds, validate_partition
 from sim.window import build_window, positives
@@ -170,7 +170,10 @@ class NightlyJob:
         if frame.empty:
             return
         owners, items, prop, clicked = logged_slates(frame)
-        target = session_probabilities(candidate, owners, items, clicked, eval_ctx(day, owners))
+        target = None  # not worth computing when the log cannot support an estimate
+        if explored(items, prop):
+            target = session_probabilities(candidate, owners, items, clicked,
+                                           eval_ctx(day, owners))
         for name, est in slate_estimates(items, prop, clicked, target).items():
             rec.offpolicy |= {name: est.value, f"{name}_se": est.se}
             rec.offpolicy_note = rec.offpolicy_note or est.note
