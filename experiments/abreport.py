@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 
 from experiments import runs as rl
 from experiments.report import PALETTE, Z95
+from sim.metrics.abtest import SRM_ALPHA
 
 AB_METRICS = {
     "ctr": "CTR",
@@ -29,6 +30,7 @@ AB_METRICS = {
 }
 ALL_CONTROL, ALL_TREATMENT = "all_control", "all_treatment"
 TRAININGS = ("pooled", "per_arm")
+DESIGN_KEYS = {"ab", "ab.share", "ab.training", rl.SEED_KEY}
 Block = tuple[str, str, "go.Figure | str"]
 
 
@@ -52,15 +54,29 @@ def arm_means(run: rl.Run, days: int = rl.FINAL_DAYS) -> pd.DataFrame:
     return recent.pivot_table(index="arm", columns="metric", values="value", observed=True)
 
 
-def bias_rows(runs: Sequence[rl.Run]) -> pd.DataFrame:
-    """Per seed, training mode and metric: global effect, A/B estimate and their difference."""
-    by_seed: dict[object, dict[str, rl.Run]] = {}
-    for run in runs:
+def comparison_groups(runs: Sequence[rl.Run]) -> dict[tuple[str, object], dict[str, rl.Run]]:
+    """(group, seed) → design → run. A group is one setting of every swept key other than
+    the A/B design keys and the seed (e.g. one treatment policy of several); a second run
+    of the same design, group and seed would make the pairing ambiguous, so it is an error."""
+    designed = [r for r in runs if design(r) is not None]
+    keys = [k for k in rl.swept_keys([r.overrides for r in designed]) if k not in DESIGN_KEYS]
+    groups: dict[tuple[str, object], dict[str, rl.Run]] = {}
+    for run in designed:
+        group = rl.variant_label(run.overrides, keys, "all runs")
+        slot = groups.setdefault((group, run.config.get("seed")), {})
         kind = design(run)
-        if kind is not None:
-            by_seed.setdefault(run.config.get("seed"), {})[kind] = run
+        assert kind is not None
+        if kind in slot:
+            raise ValueError(f"two {kind} runs for {group}, seed {run.config.get('seed')}: "
+                             f"{slot[kind].path} and {run.path}")
+        slot[kind] = run
+    return groups
+
+
+def bias_rows(runs: Sequence[rl.Run]) -> pd.DataFrame:
+    """Per group, seed, training mode and metric: global effect, A/B estimate, difference."""
     rows = []
-    for seed, kinds in by_seed.items():
+    for (group, seed), kinds in comparison_groups(runs).items():
         if ALL_CONTROL not in kinds or ALL_TREATMENT not in kinds:
             continue
         control = arm_means(kinds[ALL_CONTROL]).loc["control"]
@@ -72,13 +88,13 @@ def bias_rows(runs: Sequence[rl.Run]) -> pd.DataFrame:
             for metric in AB_METRICS:
                 truth = treated[metric] - control[metric]
                 estimate = split.at["treatment", metric] - split.at["control", metric]
-                rows.append((seed, training, metric, truth, estimate, estimate - truth))
-    return pd.DataFrame(rows, columns=["seed", "training", "metric", "global_effect",
+                rows.append((group, seed, training, metric, truth, estimate, estimate - truth))
+    return pd.DataFrame(rows, columns=["group", "seed", "training", "metric", "global_effect",
                                        "ab_estimate", "bias"])
 
 
 def bias_summary(rows: pd.DataFrame) -> pd.DataFrame:
-    """Mean and standard error over seeds per training mode and metric."""
+    """Mean and standard error over seeds per training mode and metric (one group's rows)."""
     grouped = rows.groupby(["training", "metric"], sort=False)
     return grouped[["global_effect", "ab_estimate", "bias"]].agg(["mean", "sem"])
 
@@ -107,25 +123,20 @@ def _mean_se(mean: float, se: float) -> str:
     return f"{mean:+.4f}" + (f" ± {se:.4f}" if np.isfinite(se) else "")
 
 
-def daily_effect_figure(runs: Sequence[rl.Run]) -> go.Figure | None:
-    """First seed: each split's daily treatment − control CTR with its 95% interval, beside
-    the daily global effect (the all-treatment run's CTR minus the all-control run's)."""
-    first: dict[str, rl.Run] = {}
-    for run in runs:
-        kind = design(run)
-        if kind is not None and run.config.get("seed") == runs[0].config.get("seed"):
-            first.setdefault(kind, run)
-    if ALL_CONTROL not in first or ALL_TREATMENT not in first:
+def daily_effect_figure(kinds: dict[str, rl.Run]) -> go.Figure | None:
+    """One group and seed: each split's daily treatment − control CTR with its 95% interval,
+    beside the daily global effect (all-treatment run's CTR minus all-control run's)."""
+    if ALL_CONTROL not in kinds or ALL_TREATMENT not in kinds:
         return None
     fig = go.Figure()
-    ctr = {k: _series(first[k], arm, "ctr") for k, arm in
+    ctr = {k: _series(kinds[k], arm, "ctr") for k, arm in
            ((ALL_CONTROL, "control"), (ALL_TREATMENT, "treatment"))}
     truth = ctr[ALL_TREATMENT] - ctr[ALL_CONTROL]
     fig.add_trace(go.Scatter(x=truth.index, y=truth.values, name="global effect",
                              line={"color": "#222", "dash": "dash", "width": 3}))
-    for i, training in enumerate(t for t in TRAININGS if t in first):
-        effect = _series(first[training], "ab", "effect_ctr")
-        half = Z95 * _series(first[training], "ab", "effect_ctr_se")
+    for i, training in enumerate(t for t in TRAININGS if t in kinds):
+        effect = _series(kinds[training], "ab", "effect_ctr")
+        half = Z95 * _series(kinds[training], "ab", "effect_ctr_se")
         colour = PALETTE[i % len(PALETTE)]
         fig.add_trace(go.Scatter(
             x=effect.index, y=effect.values, name=f"A/B estimate ({training})",
@@ -144,15 +155,21 @@ def _series(run: rl.Run, arm: str, metric: str) -> pd.Series:
 
 
 def srm_note(runs: Sequence[rl.Run]) -> str:
-    """The smallest daily SRM p-value over the split runs, and whether it breaks the test."""
-    values = [run.metrics.loc[run.metrics["metric"] == "srm_p_value", "value"].min()
-              for run in runs if design(run) in TRAININGS]
-    values = [v for v in values if np.isfinite(v)]
-    if not values:
+    """The smallest final-day SRM p-value over the split runs (cumulative exposure, so one
+    test per run), Bonferroni-corrected for the number of runs."""
+    finals = []
+    for run in runs:
+        if design(run) in TRAININGS:
+            srm = run.metrics[run.metrics["metric"] == "srm_p_value"]
+            finals.append(float(srm.loc[srm["day"].idxmax(), "value"]) if len(srm) else np.nan)
+    finals = [v for v in finals if np.isfinite(v)]
+    if not finals:
         return ""
-    low = min(values)
-    verdict = "below 0.001: some split is broken" if low < 1e-3 else "no sample-ratio mismatch"
-    return f" Smallest daily SRM p-value over the split runs: {low:.3g} ({verdict})."
+    low = min(finals)
+    broken = low * len(finals) < SRM_ALPHA
+    verdict = "a split lost users: distrust it" if broken else "no sample-ratio mismatch"
+    return (f" Sample-ratio check on users exposed by the last day: smallest p {low:.3g} over "
+            f"{len(finals)} split run(s), {verdict}.")
 
 
 def ab_blocks(runs: Sequence[rl.Run]) -> list[Block]:
@@ -160,15 +177,20 @@ def ab_blocks(runs: Sequence[rl.Run]) -> list[Block]:
     rows = bias_rows(runs)
     if rows.empty:
         return []
-    caption = ("Treatment − control, each run's mean over its last "
-               f"{rl.FINAL_DAYS} days, mean ± s.e. over {rows['seed'].nunique()} seed(s). "
-               "Global effect: the same seed run with everyone on treatment minus everyone "
-               "on control. Bias: A/B estimate − global effect." + srm_note(runs))
-    blocks: list[Block] = [("A/B estimate against the global effect", caption,
-                            bias_html(bias_summary(rows)))]
-    fig = daily_effect_figure(runs)
-    if fig is not None:
-        blocks.append(("A/B daily CTR effect", (
-            "First seed. Markers: each split's daily treatment − control CTR with its 95% "
-            "interval (users as units); dashed: the daily global effect."), fig))
+    blocks: list[Block] = []
+    first_seed = rows["seed"].iloc[0]
+    groups = comparison_groups(runs)
+    for group, sub in rows.groupby("group", sort=False):
+        suffix = "" if group == "all runs" else f" ({group})"
+        title = "A/B estimate against the global effect" + suffix
+        caption = ("Treatment − control, each run's mean over its last "
+                   f"{rl.FINAL_DAYS} days, mean ± s.e. over {sub['seed'].nunique()} seed(s). "
+                   "Global effect: the same seed run with everyone on treatment minus "
+                   "everyone on control. Bias: A/B estimate − global effect." + srm_note(runs))
+        blocks.append((title, caption, bias_html(bias_summary(sub))))
+        fig = daily_effect_figure(groups[group, first_seed])
+        if fig is not None:
+            blocks.append((f"A/B daily CTR effect, seed {first_seed}{suffix}", (
+                "Markers: each split's daily treatment − control CTR with its 95% interval "
+                "(users as units); dashed: the daily global effect."), fig))
     return blocks

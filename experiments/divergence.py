@@ -23,7 +23,7 @@ ONLINE = {
     "ctr": "CTR",
     "completion_rate": "completion rate",
     "mean_true_utility": "mean true utility",
-    "active_users": "active users (retention)",
+    "active_share": "share of users still active (retention)",
 }
 FINAL_DAYS = 10
 

@@ -40,6 +40,8 @@ ONLINE_LABELS: dict[str, str] = {
     "completion_rate": "Completion rate",
     "mean_true_utility": "Mean true utility of watched",
     "active_users": "Active users",
+    "active_share": "Share of users still active",
+    "users_served": "Users with a session",
     "churn_rate_mainstream": "Churn rate (mainstream)",
     "churn_rate_niche": "Churn rate (niche)",
 }
@@ -73,8 +75,7 @@ AB_LABELS: dict[str, str] = {
     "effect_ctr": "Treatment − control: CTR",
     "effect_completion_rate": "Treatment − control: completion rate",
     "effect_mean_true_utility": "Treatment − control: true utility",
-    "srm_p_value": "Sample-ratio check p (< 0.001: split broken)",
-    "users_served": "Users with a session",
+    "srm_p_value": "Sample-ratio check p, users exposed so far (< 0.001: split broken)",
 }
 
 SHADOW_LABELS: dict[str, str] = {

@@ -79,6 +79,7 @@ def run_summary(cfg: RunConfig, result: RunResult, wall: float) -> dict[str, obj
         "wall_seconds": round(wall, 3),
         "impressions_per_second": round(result.impressions / max(wall, 1e-9)),
         "arms": ",".join(arms),
+        "treatment": cfg.ab.treatment.name if cfg.ab.treatment is not None else "none",
         **headline,
     }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pandas as pd
 import plotly.graph_objects as go
 
 from experiments import runs as rl
@@ -18,7 +19,7 @@ X_METRIC, Y_METRIC = "top1_share", "ctr"
 AXIS_TITLES = {"top1_share": "top-1% items' share of impressions", "ctr": "CTR"}
 
 
-def tradeoff_figure(per_run, runs: Sequence[rl.Run], key: str,
+def tradeoff_figure(per_run: pd.DataFrame, runs: Sequence[rl.Run], key: str,
                     others: Sequence[str]) -> go.Figure | None:
     """Concentration (x) against CTR (y) per value of ``key``; None if ``key`` is not numeric."""
     stats = rl.seed_stats(rl.with_parameter(per_run, runs, key, others), ["line", key])

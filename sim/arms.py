@@ -60,6 +60,7 @@ class Arm:
     server: Server
     tally: DayTally
     never_shown: np.ndarray  # bool[n_items]: never shown to this arm so far
+    ever_served: np.ndarray  # bool[n_users]: had a session so far (the SRM check's units)
     policy: Policy | None = None
     night: NightOutcome | None = None
     epsilon: float | None = None  # the controller's exploration rate, when adaptive

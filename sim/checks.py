@@ -58,19 +58,36 @@ def seed_value(value: Any, cfg: RunConfig) -> str | None:
     return None if value is None or (_is_number(value, True) and value >= 0) else "null or >= 0"
 
 
+def serving_policies(cfg: RunConfig) -> dict[str, Any]:
+    """Config path → policy config of every arm that serves users in this run."""
+    treatment, share = cfg.ab.treatment, cfg.ab.share
+    out = {} if treatment is not None and share >= 1 else {"policy": cfg.policy}
+    if treatment is not None and share > 0:
+        out["ab.treatment"] = treatment
+    return out
+
+
 def needs_explorer(value: Any, cfg: RunConfig) -> str | None:
-    """The epsilon controller steers an explorer: the policy must start with epsilon > 0."""
-    if value and not getattr(cfg.policy, "epsilon", 0) > 0:
-        return "true only with policy.epsilon > 0"
+    """The epsilon controller steers every arm's explorer: each must start with epsilon > 0."""
+    for path, policy in serving_policies(cfg).items():
+        if value and not getattr(policy, "epsilon", 0) > 0:
+            return f"true only with {path}.epsilon > 0"
     return None
+
+
+def not_reserved(value: Any, cfg: RunConfig) -> str | None:
+    """``ab`` and ``shadow`` label the test's and the shadow's rows in the metrics table."""
+    return "a name other than ab or shadow" if value in ("ab", "shadow") else None
 
 
 def leak_has_a_target(value: Any, cfg: RunConfig) -> str | None:
     """Each leak needs something to leak into, or the switch would silently do nothing."""
-    if value == "features" and getattr(cfg.policy, "name", "") != "two_stage":
-        return "features only with policy=two_stage (the policy with learned features)"
-    if value == "window" and not cfg.pipeline.gate:
-        return "window only with pipeline.gate=true (it leaks into the gate's evaluation)"
+    trained = [*serving_policies(cfg).values(), cfg.shadow]
+    if value == "features" and not any(getattr(p, "name", "") == "two_stage" for p in trained):
+        return "features only with a two_stage policy (the policy with learned features)"
+    if value == "window" and not (cfg.pipeline.gate and cfg.pipeline.refit_after_gate):
+        return ("window only with pipeline.gate=true and pipeline.refit_after_gate=true "
+                "(it leaks into the gate's evaluation, never into what serves)")
     return None
 
 
@@ -163,6 +180,7 @@ RULES: dict[str, Check] = {
     "faults.failed_nights": nights_after_first,
     "faults.log_loss_days": days_in_run,
     "controller.adaptive_epsilon": needs_explorer,
+    "arm": not_reserved,
     "controller.target_top1_share": UNIT,
     "controller.step": at_least(1, strict=True),
     "controller.min_epsilon": UNIT,

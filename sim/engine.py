@@ -7,6 +7,7 @@ pipeline, serving lists, tally) lives in ``sim/arms.py``; one arm unless an A/B 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -70,12 +71,13 @@ class Engine:
         cfg = self.cfg
         self.arm_of[members] = index
         models = run_dir / "models" if n_arms == 1 else run_dir / "models" / name
-        rng = streams.rng("pipeline" if index == 0 else f"pipeline/{name}")
+        rng = streams.rng("pipeline" if cfg.ab.treatment is None else f"pipeline/{name}")
         own = name if cfg.ab.training == "per_arm" and n_arms > 1 else None
         job = NightlyJob(cfg.pipeline, cfg.train, cfg.complete_at, self.log, Registry(models),
                          factory, rng, arm=own)
         return Arm(name, members, job, self._server(), self._new_tally(members),
-                   np.ones(self.world.catalog.n_items, dtype=bool))
+                   never_shown=np.ones(self.world.catalog.n_items, dtype=bool),
+                   ever_served=np.zeros(members.size, dtype=bool))
 
     def _server(self) -> Server:
         serving = self.cfg.serving
@@ -125,7 +127,7 @@ class Engine:
         if self.shadow is not None:
             self.shadow.start_day(day, self.shape, self.cfg.serving.k, self._eval_context,
                                   crashed, active, self.context(day, 0.0),
-                                  self._popularity(self.arms[0], day))
+                                  self._whole_log_popularity(day))
         self.today = []
 
     def _steer(self, arm: Arm) -> None:
@@ -178,6 +180,7 @@ class Engine:
         release = self.world.catalog.release_day
         fresh = (release > 0) & (release <= day) & (day - release < 7)  # the launch catalog is not new
         values["fresh_impression_share"] = share_of(arm.tally.impressions, fresh)
+        values["active_share"] = values["active_users"] / max(int(arm.members.sum()), 1)
         arm.ctr[day] = values["ctr"]
         arm.last_top1_share = values["top1_share"]
         if arm.epsilon is not None:
@@ -193,19 +196,27 @@ class Engine:
         return [{"day": day, "arm": arm, "metric": k, "value": v} for k, v in values.items()]
 
     def _serve_round(self, day: int, users: np.ndarray, times: np.ndarray) -> None:
-        """Serve one round of distinct users, arm by arm, in one shared context."""
-        ctx = self.context(day, float(times.min()) % 24, self._recent())
+        """Serve one round of distinct users, arm by arm.
+
+        Real-time paths see today's positives so far: the whole log's when arms train on
+        the pooled log, only their own arm's when they train per arm. The shadow, trained
+        on the whole log, always sees all of them.
+        """
+        pooled = self.context(day, float(times.min()) % 24, self._recent())
         arm_index = self.arm_of[users]
         for index, arm in enumerate(self.arms):
             mine = arm_index == index
-            if mine.any():
-                self._serve_arm(arm, day, users[mine], times[mine], ctx)
+            if not mine.any():
+                continue
+            ctx = pooled if arm.job.arm is None else replace(pooled, recent=self._recent(index))
+            self._serve_arm(arm, day, users[mine], times[mine], ctx, pooled)
 
     def _serve_arm(self, arm: Arm, day: int, users: np.ndarray, times: np.ndarray,
-                   ctx: ServeContext) -> None:
+                   ctx: ServeContext, shadow_ctx: ServeContext) -> None:
         assert arm.policy is not None
         down = self.outages.down(times)
         served = arm.server.serve(arm.policy, users, ctx, down)
+        arm.ever_served[users] = True
         pop = self.world.population
         resp = respond(pop.taste[users], served.slates.items, self.world.catalog,
                        self.world.choice, self.rng["choice"])
@@ -217,8 +228,8 @@ class Engine:
         pos = np.maximum(resp.click_position, 0)
         item = served.slates.items[rows, pos]
         if self.shadow is not None:
-            self.shadow.observe(day, users, times, sessions, ctx, down, served.slates.items,
-                                np.where(clicked, item, -1))
+            self.shadow.observe(day, users, times, sessions, shadow_ctx, down,
+                                served.slates.items, np.where(clicked, item, -1))
         self.seen[users[clicked], item[clicked]] = True
         completed = clicked & (resp.completion >= self.cfg.complete_at)
         label = completed if self.cfg.train.label == "complete" else clicked
@@ -263,12 +274,16 @@ class Engine:
         prop = served.slates.propensity
         return np.full(row.size, np.nan, np.float32) if prop is None else prop[row, pos]
 
-    def _recent(self) -> sp.csr_matrix | None:
-        """Today's positives so far, for real-time paths (batch lists never read them)."""
+    def _recent(self, arm_index: int | None = None) -> sp.csr_matrix | None:
+        """Today's positives so far (of one arm's users when ``arm_index`` is given), for
+        real-time paths; batch lists never read them."""
         if self.cfg.serving.name == "batch" or not self.today:
             return None
         users = np.concatenate([u for u, _ in self.today])
         items = np.concatenate([i for _, i in self.today])
+        if arm_index is not None:
+            own = self.arm_of[users] == arm_index
+            users, items = users[own], items[own]
         ones = np.ones(users.size, dtype=np.float32)
         return sp.csr_matrix((ones, (users, items)), shape=self.shape)
 
@@ -292,6 +307,13 @@ class Engine:
         for d in days:
             total += arm.positives_by_day[d]
         return total
+
+    def _whole_log_popularity(self, day: int) -> np.ndarray:
+        """The popular fallback over every arm's data (arms training per arm split the log
+        between them; pooled arms each hold all of it)."""
+        if self.arms[0].job.arm is None:
+            return self._popularity(self.arms[0], day)
+        return np.sum([self._popularity(arm, day) for arm in self.arms], axis=0)
 
     def _new_tally(self, members: np.ndarray) -> DayTally:
         pop = self.world.population

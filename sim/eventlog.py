@@ -118,7 +118,6 @@ class EventLog:
                 arrays.append(_column(self._chunks, f.name, f.type))
         return pa.Table.from_arrays(arrays, schema=SCHEMA)
 
-
     def _label_column(self, name: str, n: int) -> pa.DictionaryArray:
         """A per-chunk constant string column, dictionary-encoded."""
         per_chunk = [labels.get(name, "") for labels in self._labels]

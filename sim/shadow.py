@@ -93,6 +93,6 @@ class Shadow:
         )
 
     def end_day(self, day: int) -> dict[str, float]:
-        """Seal its log; today's agreement and last night's offline verdict as metrics."""
+        """Seal its log and return today's agreement (the engine adds the night's record)."""
         self.log.seal(day)
         return self.agreement.metrics()

@@ -11,8 +11,6 @@ noise is larger than the interference there.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,7 @@ def test_bias_is_the_estimate_minus_the_same_seeds_global_effect(ab_sweep) -> No
     """Recompute one cell by hand from the metrics files: last-days arm means, paired by seed."""
     _, runs = ab_sweep
     rows = bias_rows(runs).set_index(["seed", "training", "metric"])
+    assert set(bias_rows(runs)["group"]) == {"all runs"}
     assert len(rows) == 2 * 2 * 4
     by = {(r.config["seed"], design(r)): r for r in runs}
     control = arm_means(by[1, "all_control"]).at["control", "ctr"]
@@ -55,7 +57,24 @@ def test_report_shows_the_ab_section(ab_sweep, tmp_path: Path) -> None:
     root, _ = ab_sweep
     target, _, _ = build_report(root, tmp_path / "page.html")
     page = target.read_text(encoding="utf-8")
-    for heading in ("A/B estimate against the global effect", "A/B daily CTR effect",
-                    "bias (pooled)", "bias (per_arm)", "SRM p-value"):
+    for heading in ("A/B estimate against the global effect", "A/B daily CTR effect, seed 0",
+                    "bias (pooled)", "bias (per_arm)", "Sample-ratio check"):
         assert heading in page, heading
     assert "ab=pooled · treatment" in page and "ab=per_arm · control" in page
+
+
+def test_runs_of_other_swept_settings_are_compared_within_their_group(ab_sweep) -> None:
+    """A second treatment policy in the same sweep must get its own comparison, not
+    overwrite the first one's runs."""
+    _, runs = ab_sweep
+    doubled = []
+    for run in runs:
+        for treatment in ("item_knn", "als"):
+            copy = dataclasses.replace(run, overrides={**run.overrides,
+                                                       "policy@ab.treatment": treatment})
+            doubled.append(copy)
+    rows = bias_rows(doubled)
+    assert set(rows["group"]) == {"policy@ab.treatment=item_knn", "policy@ab.treatment=als"}
+    assert len(rows) == 2 * 2 * 2 * 4
+    with pytest.raises(ValueError, match="two pooled runs"):
+        bias_rows(runs + [r for r in runs if design(r) == "pooled"])

@@ -110,3 +110,29 @@ def test_per_arm_training_reads_only_the_arms_rows(small_config: MakeConfig, tmp
         assert window.interactions.sum() == len(mine)
         assert set(np.unique(window.interactions.nonzero()[0])) == set(mine.user.unique())
         assert window.data_version != eng.log.data_version([0, 1, 2])
+
+
+@pytest.mark.parametrize("training", ["per_arm", "pooled"])
+def test_real_time_ranking_sees_todays_clicks_of_its_own_arm_only_when_per_arm(
+    small_config: MakeConfig, tmp_path: Path, monkeypatch, training: str
+) -> None:
+    """Per-arm training isolates the arms' data, today's folded-in clicks included."""
+    from policies.simple import PopularPolicy
+    from sim.arms import assign_treatment
+
+    cfg = small_config("days=2", "serving=realtime", "policy=popular",
+                       "policy@ab.treatment=popular", "ab.share=0.5", f"ab.training={training}")
+    treated = assign_treatment(cfg.users.n_users, 0.5, "ab", cfg.seed)
+    crossings = []
+    score = PopularPolicy.score
+
+    def spy(self, users, ctx):
+        if ctx.recent is not None and users.size:
+            rows = np.flatnonzero(np.diff(ctx.recent.indptr))
+            crossings.append(bool((treated[rows] != treated[users[0]]).any()))
+        return score(self, users, ctx)
+
+    monkeypatch.setattr(PopularPolicy, "score", spy)
+    simulate(cfg, tmp_path)
+    assert crossings
+    assert any(crossings) == (training == "pooled")

@@ -147,8 +147,27 @@ def test_shadow_policy_fields_are_checked() -> None:
 
 
 def test_leakage_switch_must_have_something_to_leak_into() -> None:
-    with pytest.raises(ConfigError, match=r"^train.leakage='features' .*policy=two_stage"):
+    with pytest.raises(ConfigError, match=r"^train.leakage='features' .*a two_stage policy"):
         check_job(["train.leakage=features", "policy=als"])
     with pytest.raises(ConfigError, match=r"^train.leakage='window' .*pipeline.gate=true"):
         check_job(["train.leakage=window", "pipeline.gate=false"])
+    with pytest.raises(ConfigError, match=r"^train.leakage='window' .*refit_after_gate=true"):
+        check_job(["train.leakage=window", "pipeline.refit_after_gate=false"])
+    assert check_job(["train.leakage=features", "policy@shadow=two_stage"]).shadow.name
     assert check_job(["train.leakage=features", "policy=two_stage"]).train.leakage == "features"
+
+
+def test_checks_cover_every_arm_and_reserve_table_labels() -> None:
+    """The controller steers every serving arm; only the arms that serve must explore."""
+    ab = ["policy.epsilon=0.1", "policy@ab.treatment=als", "controller.adaptive_epsilon=true"]
+    with pytest.raises(ConfigError, match=r"^controller.adaptive_epsilon=True .*ab.treatment"):
+        check_job([*ab, "ab.share=0.5"])
+    check_job([*ab, "ab.share=0.0"])  # the treatment serves nobody
+    with pytest.raises(ConfigError, match=r"^controller.adaptive_epsilon=True .*policy.epsilon"):
+        check_job(["policy@ab.treatment=als", "ab.treatment.epsilon=0.1", "ab.share=0.5",
+                   "controller.adaptive_epsilon=true"])
+    check_job(["policy@ab.treatment=als", "ab.treatment.epsilon=0.1", "ab.share=1.0",
+               "controller.adaptive_epsilon=true"])
+    for name in ("ab", "shadow"):
+        with pytest.raises(ConfigError, match=f"^arm='{name}' is out of range"):
+            check_job([f"arm={name}"])

@@ -8,6 +8,7 @@ seeds 0 and 1 while its mean offline NDCG rose from 0.47 to 0.57.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,15 +31,24 @@ def test_window_leak_inflates_offline_ndcg_and_changes_nothing_online(
     small_config: MakeConfig, tmp_path: Path
 ) -> None:
     """Training the gate's candidate on its own held-out day: every judged night scores
-    at least 0.1 higher, yet the deployed models (refit on the same days either way) and
-    so everything users experience are identical."""
-    honest = daily(small_config, tmp_path / "honest", "days=8", "policy=als")
-    leaky = daily(small_config, tmp_path / "leaky", "days=8", "policy=als", "train.leakage=window")
+    at least 0.1 higher, the most-popular baseline does not move, the registry records the
+    leaked day, yet the deployed models (refit on the same days either way) and so
+    everything users experience are identical."""
+    honest_run = simulate(small_config("days=8", "policy=als"), tmp_path / "honest")
+    leaky_run = simulate(small_config("days=8", "policy=als", "train.leakage=window"),
+                         tmp_path / "leaky")
+    honest, leaky = (r.metrics.pivot(index="day", columns="metric", values="value")
+                     for r in (honest_run, leaky_run))
     judged = honest["offline_ndcg_candidate"].notna()
     assert judged.sum() >= 5
     lift = leaky["offline_ndcg_candidate"][judged] - honest["offline_ndcg_candidate"][judged]
     assert (lift > 0.1).all(), lift
     pd.testing.assert_frame_equal(leaky[ONLINE], honest[ONLINE])
+    baseline = [r.engine.registry_frame().popular_offline for r in (honest_run, leaky_run)]
+    pd.testing.assert_series_equal(*baseline)
+    reg = leaky_run.engine.registry_frame()
+    for night, days in zip(reg.night, reg.judged_train_days, strict=True):
+        assert night < 2 or (night - 1) in json.loads(days)  # the held-out day itself
 
 
 @pytest.mark.slow

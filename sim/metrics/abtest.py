@@ -3,8 +3,10 @@
 Effects are differences of ratio metrics whose standard errors come from per-user sums
 (``sim/metrics/daily.py``); the two arms hold disjoint users, so the difference's error is
 the root sum of squares and a 95% interval is ±1.96 SE. The sample-ratio-mismatch (SRM)
-check asks whether the users who showed up split as the configured shares say; a tiny
-p-value means the comparison is broken (here: one arm losing users to churn faster).
+check asks whether the users who have had at least one session so far split as the
+configured shares say. Counting users ever exposed, not today's active ones, keeps a
+treatment that makes users churn from looking like a broken split; a tiny p-value then
+means the assignment or the logging lost users of one arm.
 """
 
 from __future__ import annotations
@@ -40,6 +42,6 @@ def ab_metrics(arms: Sequence[Arm], share: float) -> dict[str, float]:
         c, c_se = control.tally.per_user.ratio(metric)
         out[f"effect_{metric}"] = t - c
         out[f"effect_{metric}_se"] = float(np.hypot(t_se, c_se))
-    served = [float((arm.tally.per_user.sessions > 0).sum()) for arm in (control, treatment)]
-    out["srm_p_value"] = srm_p_value(served, [1 - share, share])
+    exposed = [float(arm.ever_served.sum()) for arm in (control, treatment)]
+    out["srm_p_value"] = srm_p_value(exposed, [1 - share, share])
     return out

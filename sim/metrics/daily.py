@@ -59,9 +59,11 @@ def ratio_with_se(num: np.ndarray, den: np.ndarray) -> tuple[float, float]:
     """
     units = den > 0
     n, total = int(units.sum()), float(den.sum())
-    if n < 2 or total == 0:
+    if total == 0:
         return float("nan"), float("nan")
     value = float(num.sum()) / total
+    if n < 2:
+        return value, float("nan")  # one user: a value, but no spread to estimate
     residual = num[units] - value * den[units]
     return value, float(np.sqrt((residual**2).sum() * n / (n - 1)) / total)
 

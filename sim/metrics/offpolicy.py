@@ -75,23 +75,26 @@ def snips(clicked: np.ndarray, target_prob: np.ndarray, logging_prop: np.ndarray
     return Estimate(value, se, n)
 
 
-def cascade_ips(clicked: np.ndarray, target_prob: np.ndarray, logging_prop: np.ndarray) -> Estimate:
+def cascade_ips(clicked: np.ndarray, target_prob: np.ndarray, logging_prop: np.ndarray,
+                shown: int | None = None) -> Estimate:
     """Prefix-weighted IPS of clicks per impression over whole slates (arrays are n × k).
 
     The weight of slot j is the product of the per-slot ratios π/μ over slots 0..j. That
     product is the prefix's probability ratio when the per-slot probabilities are
     conditional on the slots above, as they are for two ε-greedy policies over one base
     ranking (their pool-draw factors cancel); for other pairs it is an approximation.
-    Sessions are the independent units of the standard error.
+    Sessions are the independent units of the standard error. ``shown`` is the number of
+    impressions in the slates (default: all n × k slots), the CTR's denominator.
     """
     w, note = importance_weights(target_prob.ravel(), logging_prop.ravel())
     n = clicked.shape[0]
     if w is None or n == 0:
         return Estimate(float("nan"), float("nan"), n, note or "no sessions")
     prefix = np.cumprod(w.reshape(clicked.shape), axis=1)
-    per_session = (clicked * prefix).sum(axis=1) / clicked.shape[1]
+    per_session = (clicked * prefix).sum(axis=1)
+    per_impression = n / max(shown, 1) if shown is not None else 1 / clicked.shape[1]
     se = float(per_session.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-    return Estimate(float(per_session.mean()), se, n)
+    return Estimate(float(per_session.mean()) * per_impression, se * per_impression, n)
 
 
 SLATE_COLUMNS = ["session", "user", "position", "item", "propensity", "clicked"]
@@ -140,5 +143,6 @@ def slate_estimates(items: np.ndarray, logging_prop: np.ndarray, clicked: np.nda
     return {
         "ips": ips(clicked[shown], target_prob[shown], logging_prop[shown]),
         "snips": snips(clicked[shown], target_prob[shown], logging_prop[shown]),
-        "cascade_ips": cascade_ips(clicked, np.where(shown, target_prob, 1.0), logging_prop),
+        "cascade_ips": cascade_ips(clicked, np.where(shown, target_prob, 1.0), logging_prop,
+                                   int(shown.sum())),
     }

@@ -59,6 +59,7 @@ class NightlyJob:
         self.cfg, self.train, self.complete_at = cfg, train, complete_at
         self.arm = arm
         self.log, self.registry, self.factory, self.rng = log, registry, factory, rng
+        self.estimate_rng = rng.spawn(1)[0]  # off-policy samples never shift the gate's draws
         self.quarantined: set[int] = set()
         self.volumes: list[int] = []
         self.scores: list[float] = []  # every judged candidate's offline gate metric
@@ -87,7 +88,9 @@ class NightlyJob:
             peek = self.train.leakage == "window"  # the held-out day leaks into training
             window = self._fit(candidate, day if peek else day - 1, shape)
             self._note(rec, window)
-            self._judge(rec, candidate, window, day - 1, shape, k, eval_ctx)
+            rec.judged_train_days = list(window.days)
+            honest = self._window(day - 1, shape) if peek else window  # for the baseline
+            self._judge(rec, candidate, honest, day - 1, shape, k, eval_ctx)
         if rec.gate_passed is False:
             rec.status = "rejected"
             return self._keep(rec)
@@ -127,10 +130,13 @@ class NightlyJob:
         return NightOutcome(rec, self.production)
 
     def _fit(self, policy: Policy, day: int, shape: tuple[int, int]) -> TrainingWindow:
-        window = build_window(self.log, day, self.train, self.complete_at, shape, self.quarantined,
-                              self.arm)
+        window = self._window(day, shape)
         policy.fit(window)
         return window
+
+    def _window(self, day: int, shape: tuple[int, int]) -> TrainingWindow:
+        return build_window(self.log, day, self.train, self.complete_at, shape, self.quarantined,
+                            self.arm)
 
     @staticmethod
     def _note(rec: ModelRecord, window: TrainingWindow) -> None:
@@ -138,7 +144,11 @@ class NightlyJob:
 
     def _judge(self, rec: ModelRecord, candidate: Policy, window: TrainingWindow, eval_day: int,
                shape: tuple[int, int], k: int, eval_ctx: EvalContext) -> None:
-        """Offline metrics of candidate and production on the held-out day; the gate verdict."""
+        """Offline metrics of candidate and production on the held-out day; the gate verdict.
+
+        ``window`` holds days before ``eval_day`` only: the most-popular baseline is built
+        from it, so a leaky candidate never drags the baseline along.
+        """
         assert self.production is not None
         users, relevant = self._held_out(eval_day, shape)
         rec.eval_day = eval_day
@@ -165,7 +175,7 @@ class NightlyJob:
         frame = self.log.read([day], SLATE_COLUMNS, arm=self.arm)
         users = np.unique(frame["user"].to_numpy())
         if users.size > self.cfg.eval_users:
-            users = np.sort(self.rng.choice(users, self.cfg.eval_users, replace=False))
+            users = np.sort(self.estimate_rng.choice(users, self.cfg.eval_users, replace=False))
         frame = frame[frame["user"].isin(users)]
         if frame.empty:
             return

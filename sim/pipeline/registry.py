@@ -27,7 +27,8 @@ class ModelRecord:
     night: int  # trained the night before this day
     status: str  # deployed | rejected | validation_failed | job_failed | rolled_back
     data_version: str = ""
-    train_days: list[int] = field(default_factory=list)
+    train_days: list[int] = field(default_factory=list)  # of the model that was registered
+    judged_train_days: list[int] = field(default_factory=list)  # of the gate's fit, before a refit
     eval_day: int | None = None
     offline: dict[str, float] = field(default_factory=dict)  # candidate on the eval day
     production_offline: dict[str, float] = field(default_factory=dict)  # re-scored live
@@ -81,13 +82,8 @@ class Registry:
         rows = []
         for rec in self.records:
             row = asdict(rec)
-            for key in ("train_days", "offline", "production_offline", "popular_offline",
-                        "offpolicy", "problems", "config"):
+            for key in ("train_days", "judged_train_days", "offline", "production_offline",
+                        "popular_offline", "offpolicy", "problems", "config"):
                 row[key] = json.dumps(row[key], sort_keys=True)
             rows.append(row)
         return pd.DataFrame(rows, columns=list(ModelRecord.__dataclass_fields__))
-
-    def write(self, path: Path) -> None:
-        """Save the registry table atomically."""
-        with atomic_path(path) as tmp:
-            self.frame().to_parquet(tmp, index=False)
