@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_report_cli import recloop
 
 from experiments import runs as rl
 from experiments.abreport import arm_means, bias_rows, design
 from experiments.report_cli import build_report
-from tests.test_report_cli import recloop
 
 SWEEP = ["-m", "users=small", "catalog=small", "days=4", "progress=false", "policy=popular",
          "policy@ab.treatment=item_knn", "pipeline.gate=false",

@@ -64,8 +64,9 @@ def aa_run(tmp_path_factory) -> tuple[RunConfig, pd.DataFrame, Path]:
     (Trained per arm it is no A/A test at 40/60: the smaller arm's model sees less data,
     and its CTR was lower by 2 to 5 SE on 7 of 10 days in this world.)
     """
+    from conftest import SMALL
+
     from experiments.preflight import check_job
-    from tests.conftest import SMALL
 
     cfg = check_job([*SMALL, "days=10", "policy=popular", "policy@ab.treatment=popular",
                      "ab.share=0.4", "ab.training=pooled"])

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SMALL
 
 from agents.choice import respond
 from experiments.preflight import check_job
@@ -23,7 +24,6 @@ from policies.wrappers import EpsilonGreedy
 from sim.metrics.offpolicy import cascade_ips, ips, logged_slates, slate_estimates
 from sim.pipeline.nightly import session_probabilities
 from sim.story import simulate
-from tests.conftest import SMALL
 
 LOGGING_EPS, TARGET_EPS = 0.3, 0.05
 REPEATS = 40  # sessions per active user for the logging policy (4x that for the target)
