@@ -27,6 +27,7 @@ AB_METRICS = {
     "top1_share": "top-1% share",
     "mean_true_utility": "mean true utility",
     "completion_rate": "completion rate",
+    "watch_per_session": "watch time per session",
 }
 ALL_CONTROL, ALL_TREATMENT = "all_control", "all_treatment"
 TRAININGS = ("pooled", "per_arm")

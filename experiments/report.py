@@ -39,6 +39,7 @@ ONLINE_LABELS: dict[str, str] = {
     "ctr": "CTR",
     "completion_rate": "Completion rate",
     "mean_true_utility": "Mean true utility of watched",
+    "watch_per_session": "Watch time per session (titles)",
     "active_users": "Active users",
     "active_share": "Share of users still active",
     "users_served": "Users with a session",
@@ -75,6 +76,7 @@ AB_LABELS: dict[str, str] = {
     "effect_ctr": "Treatment − control: CTR",
     "effect_completion_rate": "Treatment − control: completion rate",
     "effect_mean_true_utility": "Treatment − control: true utility",
+    "effect_watch_per_session": "Treatment − control: watch time per session",
     "srm_p_value": "Sample-ratio check p, users exposed so far (< 0.001: split broken)",
 }
 

@@ -235,7 +235,8 @@ class Engine:
         label = completed if self.cfg.train.label == "complete" else clicked
         self.today.append((users[label], item[label]))
         arm.tally.add_sessions(users, served.slates.items, served.path, clicked, completed,
-                               resp.utility[rows, pos], self.world.catalog.genre)
+                               resp.utility[rows, pos], self.world.catalog.genre,
+                               watched=resp.completion)
         self._update_users(arm, users, clicked, resp.completion)
 
     def _update_users(self, arm: Arm, users: np.ndarray, clicked: np.ndarray,

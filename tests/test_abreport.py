@@ -10,7 +10,7 @@ import pytest
 from test_report_cli import recloop
 
 from experiments import runs as rl
-from experiments.abreport import arm_means, bias_rows, design
+from experiments.abreport import AB_METRICS, arm_means, bias_rows, design
 from experiments.report_cli import build_report
 
 SWEEP = ["-m", "users=small", "catalog=small", "days=4", "progress=false", "policy=popular",
@@ -42,7 +42,7 @@ def test_bias_is_the_estimate_minus_the_same_seeds_global_effect(ab_sweep) -> No
     _, runs = ab_sweep
     rows = bias_rows(runs).set_index(["seed", "training", "metric"])
     assert set(bias_rows(runs)["group"]) == {"all runs"}
-    assert len(rows) == 2 * 2 * 4
+    assert len(rows) == 2 * 2 * len(AB_METRICS)
     by = {(r.config["seed"], design(r)): r for r in runs}
     control = arm_means(by[1, "all_control"]).at["control", "ctr"]
     treated = arm_means(by[1, "all_treatment"]).at["treatment", "ctr"]
@@ -75,6 +75,6 @@ def test_runs_of_other_swept_settings_are_compared_within_their_group(ab_sweep) 
             doubled.append(copy)
     rows = bias_rows(doubled)
     assert set(rows["group"]) == {"policy@ab.treatment=item_knn", "policy@ab.treatment=als"}
-    assert len(rows) == 2 * 2 * 2 * 4
+    assert len(rows) == 2 * 2 * 2 * len(AB_METRICS)
     with pytest.raises(ValueError, match="two pooled runs"):
         bias_rows(runs + [r for r in runs if design(r) == "pooled"])

@@ -202,6 +202,7 @@ def make_tally() -> DayTally:
         completed=np.array([True, False, False]),
         utility=np.array([1.5, 9.0, 0.5]),  # the unclicked session's 9.0 must not count
         genre=GENRE,
+        watched=np.array([0.9, 0.7, 0.3]),  # the unclicked session's 0.7 must not count
     )
     tally.add_churn(np.array([0, 1, 1]))  # one mainstream, two niche
     return tally
@@ -219,6 +220,7 @@ def test_day_metrics_online_rates() -> None:
     assert m["ctr"] == pytest.approx(2 / 6)  # clicks / impressions, not / sessions
     assert m["completion_rate"] == pytest.approx(1 / 2)  # completed / clicks
     assert m["mean_true_utility"] == pytest.approx((1.5 + 0.5) / 2)
+    assert m["watch_per_session"] == pytest.approx((0.9 + 0.3) / 3)
     assert m["churn_rate_mainstream"] == pytest.approx(1 / 8)
     assert m["churn_rate_niche"] == pytest.approx(2 / 2)
     assert m["active_users"] == 10 - 3
@@ -268,7 +270,7 @@ def test_day_metrics_are_nan_when_a_denominator_is_zero() -> None:
 def test_day_metrics_completion_rate_nan_with_impressions_but_no_clicks() -> None:
     tally = DayTally(n_items=3, active_at_start=np.array([1, 1]), n_users=2)
     tally.add_sessions(np.array([0]), np.array([[0, 1, 2]]), np.array([0]), np.array([False]), np.array([False]),
-                       np.array([0.3]), np.zeros(3, dtype=int))
+                       np.array([0.3]), np.zeros(3, dtype=int), watched=np.array([0.0]))
     m = day_metrics(tally, np.ones(3, bool), np.zeros(3), np.zeros(3, bool))
     assert m["ctr"] == 0.0
     assert math.isnan(m["completion_rate"])

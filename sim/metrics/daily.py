@@ -28,15 +28,17 @@ class UserSums:
         self.clicks = np.zeros(n_users)
         self.completed = np.zeros(n_users)
         self.utility = np.zeros(n_users)
+        self.watched = np.zeros(n_users)  # titles' worth watched (sum of watched fractions)
 
     def add(self, users: np.ndarray, impressions: np.ndarray, clicked: np.ndarray,
-            completed: np.ndarray, utility: np.ndarray) -> None:
+            completed: np.ndarray, utility: np.ndarray, watched: np.ndarray) -> None:
         """Users within one call are distinct (one round), so plain indexing adds correctly."""
         self.sessions[users] += 1
         self.impressions[users] += impressions
         self.clicks[users] += clicked
         self.completed[users] += completed
         self.utility[users] += utility
+        self.watched[users] += watched
 
     def ratio(self, metric: str) -> tuple[float, float]:
         """A ratio metric and its standard error over users (see ``ratio_with_se``)."""
@@ -48,6 +50,7 @@ RATIO_PARTS = {  # ratio metric -> (numerator, denominator) per user
     "ctr": ("clicks", "impressions"),
     "completion_rate": ("completed", "clicks"),
     "mean_true_utility": ("utility", "clicks"),
+    "watch_per_session": ("watched", "sessions"),  # watch time, in titles per session
 }
 
 
@@ -101,11 +104,13 @@ class DayTally:
         completed: np.ndarray,
         utility: np.ndarray,
         genre: np.ndarray,
+        watched: np.ndarray,
     ) -> None:
         """Count one batch of sessions: their users, slates (int[n, k], -1 empty), serving
-        path codes, click/complete flags and the true utility at the clicked position."""
+        path codes, click/complete flags, the true utility at the clicked position and the
+        fraction of the clicked title watched (0 without a click)."""
         self.per_user.add(users, (items >= 0).sum(axis=1), clicked, completed,
-                          np.where(clicked, utility, 0.0))
+                          np.where(clicked, utility, 0.0), np.where(clicked, watched, 0.0))
         self.impressions += np.bincount(items[items >= 0], minlength=self.n_items)
         self.paths += np.bincount(path, minlength=len(SERVING_PATHS))
         diversity = intra_list_diversity(items, genre)
@@ -143,6 +148,7 @@ def day_metrics(
         "ctr": ratio(tally.clicks, total),
         "completion_rate": ratio(tally.completed, tally.clicks),
         "mean_true_utility": ratio(tally.watched_utility, tally.clicks),
+        "watch_per_session": ratio(float(tally.per_user.watched.sum()), tally.sessions),
         "active_users": float(tally.active_at_start.sum() - tally.churned.sum()),
         "intra_list_diversity": ratio(tally.diversity_sum, tally.diversity_slates),
         "users_served": float((tally.per_user.sessions > 0).sum()),
