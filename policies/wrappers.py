@@ -53,6 +53,16 @@ def find_wrapper(policy: Policy, kind: type[W]) -> W | None:
         policy = policy.base
 
 
+def greedy(policy: Policy) -> Policy:
+    """The ranking under the exploration layer (the policy itself when it does not explore).
+
+    Exploration is a serving decision, not something a model learned: offline metrics and
+    the quality gate score this ranking, so a random slot never counts against a model.
+    """
+    explorer = find_wrapper(policy, EpsilonGreedy)
+    return explorer.base if explorer is policy and explorer is not None else policy
+
+
 class EpsilonGreedy(Wrapper):
     """Each slot independently explores with probability ``epsilon``.
 

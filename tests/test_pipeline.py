@@ -149,3 +149,18 @@ def test_default_gate_keeps_the_loop_retraining(small_config: MakeConfig, tmp_pa
     assert len(judged) >= 6 and judged.gate_passed.astype(bool).mean() >= 0.8
     assert all(json.loads(p) for p in judged.popular_offline)
     assert m.model_version.iloc[-1] >= 8
+
+
+def test_exploring_candidates_are_judged_on_their_greedy_ranking(
+    small_config: MakeConfig, tmp_path: Path
+) -> None:
+    """Popular with ε = 0.2 against the most-popular baseline: scoring the random slots
+    offline rejected every candidate and froze the model on version 1; judged on the
+    greedy ranking, every candidate passes and deploys."""
+    _, explorer = run(small_config, tmp_path / "explore", "days=6", "policy=popular",
+                      "policy.epsilon=0.2")
+    _, plain = run(small_config, tmp_path / "plain", "days=6", "policy=popular")
+    assert (explorer.gate_passed.dropna() == 1.0).all()
+    assert explorer.model_version.is_monotonic_increasing and explorer.model_version.iloc[-1] == 6
+    judged = plain.offline_ndcg_candidate.notna()
+    assert explorer.offline_ndcg_candidate[judged].notna().all()

@@ -29,6 +29,7 @@ import scipy.sparse as sp
 
 from policies.base import Policy, allowed_items, top_k
 from policies.types import ServeContext, TrainingWindow
+from policies.wrappers import greedy
 from sim.config import PipelineConfig, TrainConfig
 from sim.eventlog import EventLog
 from sim.metrics.offline import ranking_metrics
@@ -146,6 +147,9 @@ class NightlyJob:
                shape: tuple[int, int], k: int, eval_ctx: EvalContext) -> None:
         """Offline metrics of candidate and production on the held-out day; the gate verdict.
 
+        Both are scored on their greedy ranking (``policies.wrappers.greedy``); the
+        off-policy estimates, in contrast, score the candidate as it would serve.
+
         ``window`` holds days before ``eval_day`` only: the most-popular baseline is built
         from it, so a leaky candidate never drags the baseline along.
         """
@@ -155,9 +159,9 @@ class NightlyJob:
         if users.size == 0:
             return  # nothing to judge on: no verdict
         ctx = eval_ctx(eval_day, users)
-        rec.offline = ranking_metrics(candidate.recommend(users, k, ctx).items, relevant)
+        rec.offline = ranking_metrics(greedy(candidate).recommend(users, k, ctx).items, relevant)
         self._estimate_online(rec, candidate, eval_day, eval_ctx)
-        ranked = self.production.recommend(users, k, ctx).items
+        ranked = greedy(self.production).recommend(users, k, ctx).items
         rec.production_offline = ranking_metrics(ranked, relevant)
         popularity = np.asarray(window.interactions.sum(axis=0)).ravel()
         rec.popular_offline = ranking_metrics(most_popular(popularity, users, k, ctx), relevant)
