@@ -99,6 +99,9 @@ Z95 = 1.96
 OTHER_SECTION = "Other"
 
 N_COLS = 3
+LAYOUT: dict[str, object] = {  # the sweep page's figures share one look
+    "template": "plotly_white", "margin": {"l": 50, "r": 20, "t": 50, "b": 40},
+}
 ROW_HEIGHT_PX = 260
 ROW_GAP_PX = 80
 HEADER_PX = 80
