@@ -167,7 +167,8 @@ def sweep_blocks(runs: list[rl.Run], keys: list[str]) -> list[Block]:
         curve = tradeoff_figure(per_run, runs, key, others)
         if curve is not None:
             blocks.append((f"Trade-off curve across {key}", (
-                f"Each point one value of {key}: top-1% share (x) against CTR (y), last-"
+                f"Each point one value of {key}: concentration (x; left, the Gini of "
+                "impressions; right, the top-1% items' share) against CTR (y), last-"
                 f"{rl.FINAL_DAYS}-day means over seeds, ± 1 s.e. both ways. Left is a less "
                 "concentrated catalog, up is more clicks."), curve))
     blocks.append((

@@ -196,7 +196,7 @@ def load_runs(paths: Sequence[Path]) -> tuple[list[Run], list[Skipped]]:
 
 
 HEADLINE_METRICS: tuple[str, ...] = (
-    "top1_share", "coverage", "ctr", "mean_true_utility", "graveyard",
+    "gini", "top1_share", "coverage", "ctr", "mean_true_utility", "graveyard",
 )
 FINAL_DAYS = 10  # headline numbers average the last days: single days are noisy
 NOT_SERVING = ("ab", "shadow")  # metric-table arms that serve nobody: tests and shadows

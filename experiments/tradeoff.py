@@ -1,8 +1,10 @@
 """The trade-off curve of a numeric sweep: exposure concentration against clicks.
 
 A fix for the feedback loop (exploration, diversity) buys a spread-out catalog with some
-clicks; plotting top-1% share against CTR, one point per swept value joined in order,
+clicks; plotting concentration against CTR, one point per swept value joined in order,
 shows the whole price list at once, with each point's seed error bars in both directions.
+Two measures of concentration side by side: the Gini of impressions (the whole
+distribution) and the top-1% items' share (the head only), which can disagree.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from collections.abc import Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from experiments import runs as rl
-from experiments.report import PALETTE
+from experiments.report import LAYOUT, PALETTE
 
-X_METRIC, Y_METRIC = "top1_share", "ctr"
-AXIS_TITLES = {"top1_share": "top-1% items' share of impressions", "ctr": "CTR"}
+X_METRICS = {"gini": "Gini of impressions", "top1_share": "top-1% items' share of impressions"}
+Y_METRIC = "ctr"
 
 
 def tradeoff_figure(per_run: pd.DataFrame, runs: Sequence[rl.Run], key: str,
@@ -26,18 +29,20 @@ def tradeoff_figure(per_run: pd.DataFrame, runs: Sequence[rl.Run], key: str,
     if not all(rl.as_number(v) is not None for v in stats[key]):
         return None
     wide = stats.pivot_table(index=["line", key], columns="metric", values=["mean", "se"])
-    fig = go.Figure()
+    fig = make_subplots(rows=1, cols=len(X_METRICS), shared_yaxes=True,
+                        subplot_titles=list(X_METRICS.values()))
     for i, line in enumerate(dict.fromkeys(stats["line"])):
         sub = wide.loc[line].sort_index(key=lambda s: s.map(float))
         colour = PALETTE[i % len(PALETTE)]
-        fig.add_trace(go.Scatter(
-            x=sub[("mean", X_METRIC)], y=sub[("mean", Y_METRIC)],
-            error_x={"type": "data", "array": sub[("se", X_METRIC)].fillna(0.0)},
-            error_y={"type": "data", "array": sub[("se", Y_METRIC)].fillna(0.0)},
-            text=[f"{key}={v}" for v in sub.index], textposition="top right",
-            mode="lines+markers+text", name=line, line={"color": colour},
-            marker={"size": 9, "color": colour},
-        ))
-    fig.update_layout(height=460, template="plotly_white", legend_title_text=" ".join(others),
-                      xaxis_title=AXIS_TITLES[X_METRIC], yaxis_title=AXIS_TITLES[Y_METRIC])
+        for col, metric in enumerate(X_METRICS, start=1):
+            fig.add_trace(go.Scatter(
+                x=sub[("mean", metric)], y=sub[("mean", Y_METRIC)],
+                error_x={"type": "data", "array": sub[("se", metric)].fillna(0.0)},
+                error_y={"type": "data", "array": sub[("se", Y_METRIC)].fillna(0.0)},
+                text=[f"{key}={v}" for v in sub.index], textposition="top right",
+                mode="lines+markers+text", name=line, legendgroup=line, showlegend=col == 1,
+                line={"color": colour}, marker={"size": 9, "color": colour},
+            ), row=1, col=col)
+    fig.update_yaxes(title_text="CTR", col=1)
+    fig.update_layout(height=460, **LAYOUT, legend_title_text=" ".join(others))
     return fig

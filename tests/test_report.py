@@ -346,14 +346,16 @@ def test_tradeoff_curve_joins_numeric_values_in_order_and_skips_categories() -> 
             path = f"run-{eps}-{seed}"
             runs.append(SimpleNamespace(path=path, overrides={"policy.epsilon": str(eps)}))
             rows += [(path, f"eps={eps}", "main", "top1_share", top1 + 0.01 * seed),
+                     (path, f"eps={eps}", "main", "gini", 3 * top1),
                      (path, f"eps={eps}", "main", "ctr", ctr)]
     per_run = pd.DataFrame(rows, columns=["run", "variant", "arm_name", "metric", "value"])
     fig = tradeoff_figure(per_run, runs, "policy.epsilon", [])
-    (trace,) = fig.data
-    assert list(trace.x) == pytest.approx([0.305, 0.205, 0.105])  # ε = 0, 0.05, 0.2
-    assert list(trace.y) == pytest.approx([0.07, 0.06, 0.05])
-    assert list(trace.text) == ["policy.epsilon=0.0", "policy.epsilon=0.05", "policy.epsilon=0.2"]
-    assert list(trace.error_x.array) == pytest.approx([0.005] * 3)
+    gini, top1 = fig.data
+    assert list(gini.x) == pytest.approx([0.9, 0.6, 0.3])  # ε = 0, 0.05, 0.2
+    assert list(top1.x) == pytest.approx([0.305, 0.205, 0.105])
+    assert list(top1.y) == pytest.approx([0.07, 0.06, 0.05])
+    assert list(top1.text) == ["policy.epsilon=0.0", "policy.epsilon=0.05", "policy.epsilon=0.2"]
+    assert list(top1.error_x.array) == pytest.approx([0.005] * 3)
     for run in runs:
         run.overrides = {"policy": "als"}
     assert tradeoff_figure(per_run, runs, "policy", []) is None
