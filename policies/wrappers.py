@@ -129,7 +129,7 @@ class EpsilonGreedy(Wrapper):
         in_slate = (items[:, :, None] == base.items[:, None, :]).any(axis=2)
         rows = np.broadcast_to(np.arange(users.size)[:, None], items.shape)
         drawable = (items >= 0) & allowed[rows, np.maximum(items, 0)] & ~in_slate
-        return np.where(same & (items >= 0), prob, np.where(drawable, prob, 0.0)).astype(np.float64)
+        return np.where((same & (items >= 0)) | drawable, prob, 0.0).astype(np.float64)
 
     def _explore(
         self, items: np.ndarray, users: np.ndarray, ctx: ServeContext

@@ -202,13 +202,15 @@ class Engine:
         the pooled log, only their own arm's when they train per arm. The shadow, trained
         on the whole log, always sees all of them.
         """
-        pooled = self.context(day, float(times.min()) % 24, self._recent())
+        per_arm = self.arms[0].job.arm is not None
+        everyone = None if per_arm and self.shadow is None else self._recent()
+        pooled = self.context(day, float(times.min()) % 24, everyone)
         arm_index = self.arm_of[users]
         for index, arm in enumerate(self.arms):
             mine = arm_index == index
             if not mine.any():
                 continue
-            ctx = pooled if arm.job.arm is None else replace(pooled, recent=self._recent(index))
+            ctx = replace(pooled, recent=self._recent(index)) if per_arm else pooled
             self._serve_arm(arm, day, users[mine], times[mine], ctx, pooled)
 
     def _serve_arm(self, arm: Arm, day: int, users: np.ndarray, times: np.ndarray,

@@ -79,15 +79,11 @@ class DayTally:
     active_at_start: np.ndarray  # users per segment not churned when the day began
     n_users: int
     impressions: np.ndarray = field(init=False)  # per item
-    sessions: int = 0
-    clicks: int = 0
-    completed: int = 0
-    watched_utility: float = 0.0
     diversity_sum: float = 0.0  # sum over slates of intra-list diversity
     diversity_slates: int = 0
     churned: np.ndarray = field(init=False)  # users per segment who churned today
     paths: np.ndarray = field(init=False)  # sessions served per serving path
-    per_user: UserSums = field(init=False)  # the units of every confidence interval
+    per_user: UserSums = field(init=False)  # sessions, clicks, ...: totals and their errors
 
     def __post_init__(self) -> None:
         self.per_user = UserSums(self.n_users)
@@ -116,10 +112,6 @@ class DayTally:
         diversity = intra_list_diversity(items, genre)
         self.diversity_sum += float(np.nansum(diversity))
         self.diversity_slates += int(np.isfinite(diversity).sum())
-        self.sessions += int(clicked.size)
-        self.clicks += int(clicked.sum())
-        self.completed += int(completed.sum())
-        self.watched_utility += float(utility[clicked].sum())
 
     def add_churn(self, segments: np.ndarray) -> None:
         self.churned += np.bincount(segments, minlength=len(SEGMENT_NAMES))
@@ -135,7 +127,8 @@ def day_metrics(
 ) -> dict[str, float]:
     """All metrics of one day; exposure metrics are over released items only."""
     counts, value = tally.impressions[available], item_value[available]
-    total = int(tally.impressions.sum())
+    sessions = float(tally.per_user.sessions.sum())
+    rates = {name: tally.per_user.ratio(name) for name in RATIO_PARTS}  # (value, se)
     metrics = {
         "gini": conc.gini(counts),
         "top1_share": conc.top_share(counts, 0.01),
@@ -143,20 +136,16 @@ def day_metrics(
         "exposure_entropy": conc.exposure_entropy(counts),
         "graveyard": conc.graveyard(counts, value),
         "graveyard_never_shown": conc.graveyard(np.where(never_shown[available], 0, 1), value),
-        "impressions": float(total),
-        "sessions": float(tally.sessions),
-        "ctr": ratio(tally.clicks, total),
-        "completion_rate": ratio(tally.completed, tally.clicks),
-        "mean_true_utility": ratio(tally.watched_utility, tally.clicks),
-        "watch_per_session": ratio(float(tally.per_user.watched.sum()), tally.sessions),
+        "impressions": float(tally.impressions.sum()),
+        "sessions": sessions,
+        **{name: value for name, (value, _) in rates.items()},
         "active_users": float(tally.active_at_start.sum() - tally.churned.sum()),
         "intra_list_diversity": ratio(tally.diversity_sum, tally.diversity_slates),
         "users_served": float((tally.per_user.sessions > 0).sum()),
     }
-    for name in RATIO_PARTS:
-        metrics[f"{name}_se"] = tally.per_user.ratio(name)[1]
+    metrics |= {f"{name}_se": se for name, (_, se) in rates.items()}
     for code, name in enumerate(SERVING_PATHS):
-        metrics[f"served_{name}_share"] = ratio(tally.paths[code], tally.sessions)
+        metrics[f"served_{name}_share"] = ratio(tally.paths[code], sessions)
     for seg, name in enumerate(SEGMENT_NAMES):
         metrics[f"churn_rate_{name}"] = ratio(tally.churned[seg], tally.active_at_start[seg])
     return {k: float(v) for k, v in metrics.items()}
