@@ -24,6 +24,7 @@ from sim.checks import validate
 from sim.config import ConfigError, RunConfig
 
 CONF_DIR = Path(conf.__file__).resolve().parent
+OPTIONAL_POLICIES = (("ab.treatment", "policy@ab.treatment"), ("shadow", "policy@shadow"))
 SKIP_FLAGS = ("--config-name", "-cn", "--config-path", "-cp", "--config-dir", "-cd", "--help",
               "-h", "--hydra-help", "--info", "-i", "--cfg", "-c", "--shell-completion", "-sc")
 
@@ -84,11 +85,13 @@ def group_options(group: str) -> list[str]:
 
 
 def _check_group_choices(overrides: list[str]) -> None:
+    """``group=choice`` and ``group@package=choice`` must name a file of the group."""
     groups = {p.name for p in CONF_DIR.iterdir() if p.is_dir()}
     for item in overrides:
         key, _, value = item.lstrip("+~").partition("=")
-        if key in groups and value not in group_options(key):
-            allowed = ", ".join(group_options(key))
+        group = key.partition("@")[0]
+        if group in groups and value not in group_options(group):
+            allowed = ", ".join(group_options(group))
             raise ConfigError(f"{key}={value!r} is not a known choice: allowed {allowed}")
 
 
@@ -96,7 +99,10 @@ def _explain(err: Exception) -> str:
     """One line from a Hydra/OmegaConf error, naming the offending key where known."""
     cause = err if isinstance(err, OmegaConfBaseException) else err.__cause__
     if isinstance(cause, OmegaConfBaseException) and getattr(cause, "full_key", None):
-        return f"{cause.full_key}: {_first_line(cause.msg or cause)}"  # type: ignore[attr-defined]
+        key = str(cause.full_key)  # type: ignore[attr-defined]
+        hint = next((f" (choose a policy first: {how}=<name>)" for node, how in OPTIONAL_POLICIES
+                     if key.startswith(node + ".")), "")
+        return f"{key}: {_first_line(cause.msg or cause)}{hint}"  # type: ignore[attr-defined]
     return _first_line(err)
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import recloop
 
 from experiments.preflight import check_command_line, check_job, expand_sweep
 from sim.config import ConfigError, RunConfig
@@ -82,14 +81,7 @@ def test_seed_null_is_allowed() -> None:
 )
 def test_cli_rejects_bad_input_cleanly(args: list[str], tmp_path: Path) -> None:
     """Exit non-zero, one line on stderr, no traceback, no run directory."""
-    done = subprocess.run(
-        [sys.executable, "-c", "from experiments.run import cli; cli()", *args],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "HYDRA_FULL_ERROR": "0"},
-    )
+    done = recloop(args, tmp_path, timeout=120, env={**os.environ, "HYDRA_FULL_ERROR": "0"})
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("recloop: config error: ")
@@ -171,3 +163,15 @@ def test_checks_cover_every_arm_and_reserve_table_labels() -> None:
     for name in ("ab", "shadow"):
         with pytest.raises(ConfigError, match=f"^arm='{name}' is out of range"):
             check_job([f"arm={name}"])
+
+
+def test_optional_policies_name_their_choices_and_how_to_set_them() -> None:
+    with pytest.raises(ConfigError, match=r"^policy@ab.treatment='nope' is not a known choice: "
+                                          r"allowed als, "):
+        check_job(["policy@ab.treatment=nope"])
+    with pytest.raises(ConfigError, match=r"^ab.treatment.epsilon: .*policy@ab.treatment=<name>"):
+        check_job(["ab.treatment.epsilon=0.5"])
+    with pytest.raises(ConfigError, match=r"^shadow.factors: .*policy@shadow=<name>"):
+        check_job(["shadow.factors=8"])
+    with pytest.raises(ConfigError, match=r"^policy@shadow='null' is not a known choice"):
+        check_job(["policy@shadow=null"])  # Hydra would crash on it; off is the default
