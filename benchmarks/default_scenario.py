@@ -30,7 +30,8 @@ print(json.dumps({"wall_s": wall, "impressions": result.impressions, "peak_mib":
 
 
 def run_once(overrides: list[str]) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", CHILD, *overrides], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", CHILD, *overrides], capture_output=True,
+                         text=True, check=False)
     if out.returncode != 0:
         sys.exit(f"benchmark run {' '.join(overrides)} failed:\n{out.stderr.strip()}")
     row = json.loads(out.stdout.strip().splitlines()[-1])

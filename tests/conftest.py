@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,3 +33,17 @@ def small_config() -> Callable[..., RunConfig]:
         return check_job([*SMALL, *overrides])
 
     return make
+
+
+def entry_point(target: str, args: list[str], cwd: Path, timeout: float = 600,
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``module:function`` like its console script, in a fresh interpreter."""
+    module, func = target.split(":")
+    code = f"import sys; from {module} import {func}; sys.exit({func}())"
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, check=False, env=env)
+
+
+def recloop(args: list[str], cwd: Path, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """The ``recloop`` console script (see ``entry_point`` for the options)."""
+    return entry_point("experiments.run:cli", args, cwd, **kwargs)  # type: ignore[arg-type]

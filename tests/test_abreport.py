@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_report_cli import recloop
+from conftest import recloop
 
 from experiments import runs as rl
 from experiments.abreport import AB_METRICS, arm_means, bias_rows, design

@@ -22,14 +22,14 @@ from typing import Any
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from contracts import make_window
 
 import policies
 from agents.catalog import Catalog
 from agents.population import Population
-from contracts import make_window
+from agents.truth import GroundTruth
 from policies.base import Policy
 from policies.factor import ALSConfig
-from agents.truth import GroundTruth
 from policies.oracle import OracleConfig
 from policies.registry import POLICIES, make_policy
 from policies.types import ItemMetadata, ServeContext
@@ -66,9 +66,9 @@ def forbidden_imports(source: str, roots: tuple[str, ...] = ("agents",)) -> list
         elif isinstance(node, ast.Call) and _call_name(node) in IMPORT_CALLS:
             found += [f"{node.lineno}: {_call_name(node)}({a.value!r})" for a in _str_args(node)
                       if pattern.fullmatch(a.value)]
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if pattern.fullmatch(node.value):
-                found.append(f"{node.lineno}: string literal {node.value!r}")
+        elif (isinstance(node, ast.Constant) and isinstance(node.value, str)
+              and pattern.fullmatch(node.value)):
+            found.append(f"{node.lineno}: string literal {node.value!r}")
     return found
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from policies.types import TrainingWindow
 from experiments.run import execute
+from policies.types import TrainingWindow
 from sim.config import RunConfig
 from sim.story import simulate
 

@@ -38,7 +38,7 @@ def test_ips_recovers_a_different_policys_ctr() -> None:
 
 def test_on_policy_ips_equals_the_logged_ctr() -> None:
     rng = np.random.default_rng(8)
-    _, items, pos, prop, clicks = logged(5_000, 0.0, rng)
+    _, items, _, prop, clicks = logged(5_000, 0.0, rng)
     est = ips(clicks, np.ones(items.size), prop)
     assert est.value == pytest.approx(clicks.mean())
 

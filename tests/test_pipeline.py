@@ -91,7 +91,7 @@ def test_outages_fall_back_and_match_outage_time(
     Session times are uniform given the outage schedule: tolerance 4 binomial standard
     errors over all sessions.
     """
-    result, m = run(small_config, tmp_path, "days=6", f"serving={serving}",
+    _, m = run(small_config, tmp_path, "days=6", f"serving={serving}",
                     "faults.outage_rate=3", "faults.outage_hours=2",
                     "traffic.diurnal_amplitude=0")
     log = pd.concat(pd.read_parquet(p) for p in sorted((tmp_path / "log").glob("*.parquet")))

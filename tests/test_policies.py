@@ -26,6 +26,7 @@ from threadpoolctl import threadpool_limits
 from agents.catalog import CatalogConfig, generate_catalog
 from agents.choice import ChoiceConfig, utility_for_all_items
 from agents.population import PopulationConfig, generate_population
+from agents.truth import GroundTruth
 from policies.base import Policy, top_k
 from policies.factor import (
     ALSConfig,
@@ -36,7 +37,6 @@ from policies.factor import (
     ItemKNNPolicy,
 )
 from policies.foldin import fold_in
-from agents.truth import GroundTruth
 from policies.oracle import OracleConfig, OraclePolicy
 from policies.simple import PopularConfig, PopularPolicy, RandomConfig, RandomPolicy
 from policies.types import ItemMetadata, Slates

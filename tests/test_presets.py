@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import recloop
 
 from experiments.preflight import CONF_DIR, check_job, group_options
 from sim.story import simulate
@@ -48,12 +47,8 @@ def test_preset_runs_small(preset: str, tmp_path: Path) -> None:
 def test_preset_sweep_in_parallel(tmp_path: Path) -> None:
     """The clickbait preset sweeps label × seed: six runs, two at a time with joblib."""
     pytest.importorskip("hydra_plugins.hydra_joblib_launcher")  # the [sweep] extra
-    done = subprocess.run(
-        [sys.executable, "-c", "from experiments.run import cli; cli()", "-m",
-         "experiment=clickbait", *SMALL, "days=2", "hydra/launcher=joblib",
-         "hydra.launcher.n_jobs=2"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
-    )
+    done = recloop(["-m", "experiment=clickbait", *SMALL, "days=2", "hydra/launcher=joblib",
+                    "hydra.launcher.n_jobs=2"], tmp_path)
     assert done.returncode == 0, done.stderr
     runs = sorted(p.parent.name for p in tmp_path.rglob("run.json"))
     assert len(runs) == 6

@@ -6,11 +6,11 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
+from conftest import entry_point, recloop
 from plotly.offline import get_plotlyjs
 
 from experiments import runs as rl
@@ -18,18 +18,6 @@ from experiments import runs as rl
 SMALL = ["users=small", "catalog=small", "days=3", "progress=false"]
 VARIANTS = ("policy=random", "policy=popular")
 SCRIPT = "experiments.report_cli:main"
-
-
-def entry_point(target: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run ``module:function`` like its console script, in a fresh interpreter."""
-    module, func = target.split(":")
-    code = f"import sys; from {module} import {func}; sys.exit({func}())"
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=300, check=False)
-
-
-def recloop(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return entry_point("experiments.run:cli", args, cwd)
 
 
 def report(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:

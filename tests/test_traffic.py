@@ -6,6 +6,7 @@ Statistical checks state their tolerance in standard errors next to the assertio
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -147,7 +148,7 @@ def test_session_rounds_partition_the_counts(counts: np.ndarray) -> None:
         served[users] += 1
     assert np.array_equal(served, counts)
     # rounds shrink: a user's k-th session is only served after their (k-1)-th
-    for earlier, later in zip(rounds[:-1], rounds[1:], strict=True):
+    for earlier, later in itertools.pairwise(rounds):
         assert np.isin(later, earlier).all()
 
 

@@ -122,9 +122,9 @@ class NightlyJob:
         if ctr[day - 1] >= (1 - limit) * ctr[day - 2]:
             return None
         back = reg.previous
-        rec = ModelRecord(version, day, "rolled_back", problems=[
-            f"v{reg.production} CTR {ctr[day - 1]:.4f} < (1 - {limit}) x {ctr[day - 2]:.4f}; "
-            f"back to v{back}"])
+        why = (f"v{reg.production} CTR {ctr[day - 1]:.4f} < (1 - {limit}) x "
+               f"{ctr[day - 2]:.4f}; back to v{back}")
+        rec = ModelRecord(version, day, "rolled_back", problems=[why])
         self.registry.record(rec)
         self.registry.promote(back)
         self.production = self.registry.load(back)

@@ -100,5 +100,5 @@ def check_volume(rows: int, trailing: list[int], cfg: ValidationConfig) -> list[
     mean = float(np.mean(trailing))
     if cfg.volume_low * mean <= rows <= cfg.volume_high * mean:
         return []
-    return [f"volume: {rows} rows vs trailing mean {mean:.0f} "
-            f"(allowed {cfg.volume_low}x..{cfg.volume_high}x)"]
+    allowed = f"{cfg.volume_low}x..{cfg.volume_high}x"
+    return [f"volume: {rows} rows vs trailing mean {mean:.0f} (allowed {allowed})"]
