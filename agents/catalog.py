@@ -10,20 +10,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from conf.ranges import MAX_DAYS, UNIT, AtLeast, Between, ranged
+
 
 @dataclass
 class CatalogConfig:
     """How the hidden catalog is generated."""
 
-    n_items: int = 2000
-    n_genres: int = 20
-    genre_skew: float = 1.0  # Zipf exponent of genre sizes: 0 equal sizes, larger = a few big genres
-    latent_dim: int = 16
-    genre_spread: float = 0.6  # item scatter around its genre centre (relative to the centre)
-    quality_sd: float = 1.0
-    clickbait_fraction: float = 0.05  # items with high click appeal and low quality
-    initial_fraction: float = 0.9  # share of items released before day 0; the rest arrive daily
-    release_days: int = 30  # later items are released uniformly over days 1..release_days
+    n_items: int = ranged(2000, Between(1, 1_000_000, integer=True))
+    n_genres: int = ranged(20, Between(1, "catalog.n_items", integer=True))
+    # Zipf exponent of genre sizes: 0 equal sizes, larger = a few big genres
+    genre_skew: float = ranged(1.0, AtLeast(0))
+    latent_dim: int = ranged(16, AtLeast(2, integer=True))
+    # item scatter around its genre centre (relative to the centre)
+    genre_spread: float = ranged(0.6, AtLeast(0))
+    quality_sd: float = ranged(1.0, AtLeast(0))
+    clickbait_fraction: float = ranged(0.05, UNIT)  # items with high click appeal, low quality
+    # share of items released before day 0; the rest arrive daily
+    initial_fraction: float = ranged(0.9, Between(0.001, 1.0))
+    # later items are released uniformly over days 1..release_days
+    release_days: int = ranged(30, Between(1, MAX_DAYS, integer=True))
 
 
 @dataclass(frozen=True)

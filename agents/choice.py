@@ -31,6 +31,7 @@ import numpy as np
 from scipy.special import expit
 
 from agents.catalog import Catalog
+from conf.ranges import AtLeast, Between, one_of, ranged
 
 MIN_WATCH = 1e-3  # smallest completion of a click, so a stored 0 always means no click
 
@@ -39,8 +40,9 @@ MIN_WATCH = 1e-3  # smallest completion of a click, so a stored 0 always means n
 class ChoiceConfig:
     """Parameters of examination, attraction and watching."""
 
-    position_bias: str = "log"  # "log": 1/log2(rank+1); "geometric": decay^(rank-1)
-    geometric_decay: float = 0.85
+    # "log": 1/log2(rank+1); "geometric": decay^(rank-1)
+    position_bias: str = ranged("log", one_of("log", "geometric"))
+    geometric_decay: float = ranged(0.85, Between(0.0, 1.0))
     affinity_weight: float = 3.0
     quality_weight: float = 0.7
     click_bias: float = -2.5
@@ -48,7 +50,7 @@ class ChoiceConfig:
     click_appeal: float = 0.8
     completion_bias: float = 0.0
     completion_utility: float = 1.0
-    completion_concentration: float = 6.0
+    completion_concentration: float = ranged(6.0, AtLeast(0, strict=True))
 
 
 @dataclass(frozen=True)

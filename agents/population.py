@@ -1,9 +1,9 @@
-"""Synthetic users: hidden tastes, segments, activity, satisfaction and churn.
+"""Synthetic users: hidden tastes, segments and activity, drawn once per run.
 
 A user's taste is a unit vector near a mixture of favourite genres' centres. Mainstream
 users favour big genres, niche users small ones, so a policy that chases aggregate
-popularity serves the two segments differently. Satisfaction is an exponential moving
-average of how sessions went; low satisfaction raises the per-session churn hazard.
+popularity serves the two segments differently. These traits are fixed for the run; what
+changes (satisfaction, churn) is ``agents/users.py``'s state and transitions.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from agents.catalog import Catalog, unit_rows
+from conf.ranges import UNIT, AtLeast, Between, ranged
 
 MAINSTREAM, NICHE = 0, 1
 SEGMENT_NAMES = ("mainstream", "niche")
@@ -22,36 +23,37 @@ SEGMENT_NAMES = ("mainstream", "niche")
 class PopulationConfig:
     """How the hidden population is generated and how its state moves."""
 
-    n_users: int = 10000
-    niche_fraction: float = 0.2
-    favourite_genres: int = 2
-    taste_noise: float = 0.5  # scatter of a taste around its genre mixture (relative)
-    sessions_per_day: float = 1.0  # mean of the heavy-tailed activity distribution
-    activity_sigma: float = 1.0  # log-normal sigma of activity: larger = heavier tail
-    satisfaction_init: float = 0.7
-    satisfaction_rate: float = 0.1  # weight of the latest session in the moving average
-    idle_value: float = 0.4  # what a session without a click is worth to satisfaction
-    churn_base: float = 0.001  # per-session churn hazard of a fully satisfied user
-    churn_sensitivity: float = 4.0  # hazard multiplies by e^sensitivity as satisfaction -> 0
+    n_users: int = ranged(10000, Between(1, 10_000_000, integer=True))
+    niche_fraction: float = ranged(0.2, UNIT)
+    favourite_genres: int = ranged(2, Between(1, "catalog.n_genres", integer=True))
+    # scatter of a taste around its genre mixture (relative)
+    taste_noise: float = ranged(0.5, AtLeast(0))
+    # mean of the heavy-tailed activity distribution
+    sessions_per_day: float = ranged(1.0, Between(1e-6, 100.0))
+    # log-normal sigma of activity: larger = heavier tail
+    activity_sigma: float = ranged(1.0, AtLeast(0))
+    satisfaction_init: float = ranged(0.7, UNIT)
+    # weight of the latest session in the moving average
+    satisfaction_rate: float = ranged(0.1, UNIT)
+    # what a session without a click is worth to satisfaction
+    idle_value: float = ranged(0.4, UNIT)
+    # per-session churn hazard of a fully satisfied user
+    churn_base: float = ranged(0.001, UNIT)
+    # hazard multiplies by e^sensitivity as satisfaction -> 0
+    churn_sensitivity: float = ranged(4.0, AtLeast(0))
 
 
 @dataclass
 class Population:
-    """Users' hidden traits (fixed) and state (satisfaction, churn) as arrays."""
+    """Users' hidden traits, fixed for the run, as arrays."""
 
     taste: np.ndarray  # float32[n, d], unit rows
     segment: np.ndarray  # int8[n]: MAINSTREAM or NICHE
     activity: np.ndarray  # float64[n], expected sessions per day
-    satisfaction: np.ndarray  # float64[n] in [0, 1]
-    churned: np.ndarray  # bool[n]
 
     @property
     def n_users(self) -> int:
         return int(self.taste.shape[0])
-
-    def active_ids(self) -> np.ndarray:
-        """Users who have not churned."""
-        return np.flatnonzero(~self.churned)
 
 
 def generate_population(
@@ -64,13 +66,7 @@ def generate_population(
     # log-normal with the requested mean: E[exp(N(mu, s^2))] = exp(mu + s^2/2)
     mu = np.log(cfg.sessions_per_day) - cfg.activity_sigma**2 / 2
     activity = rng.lognormal(mu, cfg.activity_sigma, size=n)
-    return Population(
-        taste=taste,
-        segment=segment,
-        activity=activity,
-        satisfaction=np.full(n, cfg.satisfaction_init),
-        churned=np.zeros(n, dtype=bool),
-    )
+    return Population(taste=taste, segment=segment, activity=activity)
 
 
 def _draw_tastes(
@@ -93,16 +89,3 @@ def _draw_tastes(
     d = catalog.genre_centres.shape[1]
     noise = rng.standard_normal((n, d)) * (cfg.taste_noise / np.sqrt(d))
     return unit_rows(mix + noise).astype(np.float32)
-
-
-def next_satisfaction(
-    satisfaction: np.ndarray, clicked: np.ndarray, completion: np.ndarray, cfg: PopulationConfig
-) -> np.ndarray:
-    """Move satisfaction toward how the session went: completion if clicked, else idle_value."""
-    outcome = np.where(clicked, completion, cfg.idle_value)
-    return satisfaction + cfg.satisfaction_rate * (outcome - satisfaction)
-
-
-def churn_probability(satisfaction: np.ndarray, cfg: PopulationConfig) -> np.ndarray:
-    """Per-session hazard: churn_base * exp(sensitivity * (1 - satisfaction)), capped at 1."""
-    return np.minimum(1.0, cfg.churn_base * np.exp(cfg.churn_sensitivity * (1 - satisfaction)))

@@ -19,16 +19,21 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from experiments import runs as rl
-from experiments.report import PALETTE, Z95
-from sim.metrics.abtest import SRM_ALPHA
+from experiments.report import PALETTE, Z95, metric_label, unit_axis
+from sim.metrics.abtest import AB_ROWS, SRM_ALPHA
+from sim.assignment import CONTROL, TREATMENT
+from sim.metrics.catalogue import (
+    COMPLETION,
+    CTR,
+    EFFECTS,
+    SE,
+    SRM_P,
+    TOP1_SHARE,
+    UTILITY,
+    WATCH,
+)
 
-AB_METRICS = {
-    "ctr": "CTR",
-    "top1_share": "top-1% share",
-    "mean_true_utility": "mean true utility",
-    "completion_rate": "completion rate",
-    "watch_per_session": "watch time per session",
-}
+AB_METRICS: tuple[str, ...] = (CTR, TOP1_SHARE, UTILITY, COMPLETION, WATCH)
 ALL_CONTROL, ALL_TREATMENT = "all_control", "all_treatment"
 TRAININGS = ("pooled", "per_arm")
 DESIGN_KEYS = {"ab", "ab.share", "ab.training", rl.SEED_KEY}
@@ -51,7 +56,7 @@ def design(run: rl.Run) -> str | None:
 def arm_means(run: rl.Run, days: int = rl.FINAL_DAYS) -> pd.DataFrame:
     """Arms × metrics: each arm's mean over the run's last ``days`` days."""
     m = run.metrics
-    recent = m[(m["day"] > m["day"].max() - days) & m["metric"].isin(list(AB_METRICS))]
+    recent = m[(m["day"] > m["day"].max() - days) & m["metric"].isin(AB_METRICS)]
     return recent.pivot_table(index="arm", columns="metric", values="value", observed=True)
 
 
@@ -80,15 +85,15 @@ def bias_rows(runs: Sequence[rl.Run]) -> pd.DataFrame:
     for (group, seed), kinds in comparison_groups(runs).items():
         if ALL_CONTROL not in kinds or ALL_TREATMENT not in kinds:
             continue
-        control = arm_means(kinds[ALL_CONTROL]).loc["control"]
-        treated = arm_means(kinds[ALL_TREATMENT]).loc["treatment"]
+        control = arm_means(kinds[ALL_CONTROL]).loc[CONTROL]
+        treated = arm_means(kinds[ALL_TREATMENT]).loc[TREATMENT]
         for training in TRAININGS:
             if training not in kinds:
                 continue
             split = arm_means(kinds[training])
             for metric in AB_METRICS:
                 truth = treated[metric] - control[metric]
-                estimate = split.at["treatment", metric] - split.at["control", metric]
+                estimate = split.at[TREATMENT, metric] - split.at[CONTROL, metric]
                 rows.append((group, seed, training, metric, truth, estimate, estimate - truth))
     return pd.DataFrame(rows, columns=["group", "seed", "training", "metric", "global_effect",
                                        "ab_estimate", "bias"])
@@ -106,8 +111,8 @@ def bias_html(summary: pd.DataFrame) -> str:
     head = ["metric", "global effect"] + [f"{col} ({t})" for t in trainings
                                           for col in ("A/B estimate", "bias")]
     rows = []
-    for metric, label in AB_METRICS.items():
-        cells = [label]
+    for metric in AB_METRICS:
+        cells = [metric_label(metric)]
         for i, training in enumerate(trainings):
             if (training, metric) not in summary.index:
                 cells += ["–"] * (3 if i == 0 else 2)
@@ -130,14 +135,14 @@ def daily_effect_figure(kinds: dict[str, rl.Run]) -> go.Figure | None:
     if ALL_CONTROL not in kinds or ALL_TREATMENT not in kinds:
         return None
     fig = go.Figure()
-    ctr = {k: _series(kinds[k], arm, "ctr") for k, arm in
-           ((ALL_CONTROL, "control"), (ALL_TREATMENT, "treatment"))}
+    ctr = {k: _series(kinds[k], arm, CTR) for k, arm in
+           ((ALL_CONTROL, CONTROL), (ALL_TREATMENT, TREATMENT))}
     truth = ctr[ALL_TREATMENT] - ctr[ALL_CONTROL]
     fig.add_trace(go.Scatter(x=truth.index, y=truth.values, name="global effect",
                              line={"color": "#222", "dash": "dash", "width": 3}))
     for i, training in enumerate(t for t in TRAININGS if t in kinds):
-        effect = _series(kinds[training], "ab", "effect_ctr")
-        half = Z95 * _series(kinds[training], "ab", "effect_ctr_se")
+        effect = _series(kinds[training], AB_ROWS, EFFECTS[CTR])
+        half = Z95 * _series(kinds[training], AB_ROWS, EFFECTS[CTR] + SE)
         colour = PALETTE[i % len(PALETTE)]
         fig.add_trace(go.Scatter(
             x=effect.index, y=effect.values, name=f"A/B estimate ({training})",
@@ -145,7 +150,8 @@ def daily_effect_figure(kinds: dict[str, rl.Run]) -> go.Figure | None:
             error_y={"type": "data", "array": half.values, "visible": True},
         ))
     fig.update_layout(height=420, template="plotly_white", xaxis_title="day",
-                      yaxis_title="treatment − control CTR")
+                      yaxis_title=metric_label(EFFECTS[CTR]))
+    fig.update_yaxes(unit_axis(EFFECTS[CTR]))
     return fig
 
 
@@ -161,7 +167,7 @@ def srm_note(runs: Sequence[rl.Run]) -> str:
     finals = []
     for run in runs:
         if design(run) in TRAININGS:
-            srm = run.metrics[run.metrics["metric"] == "srm_p_value"]
+            srm = run.metrics[run.metrics["metric"] == SRM_P]
             finals.append(float(srm.loc[srm["day"].idxmax(), "value"]) if len(srm) else np.nan)
     finals = [v for v in finals if np.isfinite(v)]
     if not finals:

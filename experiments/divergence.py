@@ -16,15 +16,12 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from scipy.stats import kendalltau
 
+from experiments.report import metric_label, unit_axis
 from experiments.runs import NOT_SERVING
+from sim.metrics.catalogue import ACTIVE_SHARE, COMPLETION, CTR, OFFLINE_NDCG, UTILITY
 
-OFFLINE = "offline_ndcg_candidate"
-ONLINE = {
-    "ctr": "CTR",
-    "completion_rate": "completion rate",
-    "mean_true_utility": "mean true utility",
-    "active_share": "share of users still active (retention)",
-}
+OFFLINE = OFFLINE_NDCG
+ONLINE: tuple[str, ...] = (CTR, COMPLETION, UTILITY, ACTIVE_SHARE)  # the last is retention
 FINAL_DAYS = 10
 
 
@@ -33,7 +30,7 @@ def divergence_table(combined: pd.DataFrame) -> pd.DataFrame:
     metrics over the last days, each averaged over the variant's runs (seeds)."""
     serving = combined[~combined["arm_name"].isin(NOT_SERVING)]
     offline = serving[serving["metric"] == OFFLINE].groupby(["arm", "run"])["value"].mean()
-    online = serving[serving["metric"].isin(list(ONLINE))]
+    online = serving[serving["metric"].isin(ONLINE)]
     last = online.groupby("run")["day"].transform("max")
     recent = online[online["day"] > last - FINAL_DAYS]
     per_run = recent.pivot_table(index=["arm", "run"], columns="metric", values="value")
@@ -56,14 +53,16 @@ def divergence_html(table: pd.DataFrame, order: Sequence[str]) -> str:
     taus = kendall(table)
     cols = [OFFLINE, *[m for m in ONLINE if m in table]]
     ranks = table[cols].rank(ascending=False)
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["variant", *cols])
+    head = "".join(f"<th>{html.escape(c)}</th>"
+                   for c in ["variant", *map(metric_label, cols)])
     rows = []
     for variant in [v for v in order if v in table.index]:
         cells = [f"{table.at[variant, c]:.4g} (#{int(ranks.at[variant, c])})"
                  if pd.notna(table.at[variant, c]) else "–" for c in cols]
         rows.append("<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in [variant, *cells])
                     + "</tr>")
-    tau_cells = ["Kendall τ vs offline", "1"] + [f"{taus.get(m, float('nan')):.2f}" for m in cols[1:]]
+    tau_cells = ["Kendall τ vs offline", "1"]
+    tau_cells += [f"{taus.get(m, float('nan')):.2f}" for m in cols[1:]]
     rows.append("<tr>" + "".join(f"<th>{html.escape(x)}</th>" for x in tau_cells) + "</tr>")
     return f'<table class="details"><tr>{head}</tr>{"".join(rows)}</table>'
 
@@ -71,7 +70,8 @@ def divergence_html(table: pd.DataFrame, order: Sequence[str]) -> str:
 def divergence_figure(table: pd.DataFrame, colours: dict[str, str]) -> go.Figure:
     """Offline NDCG (x) against each online outcome (y), one marker per variant."""
     metrics = [m for m in ONLINE if m in table]
-    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[ONLINE[m] for m in metrics])
+    titles = [metric_label(m) for m in metrics]
+    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=titles)
     for col, metric in enumerate(metrics, start=1):
         for variant, row in table.iterrows():
             fig.add_trace(go.Scatter(
@@ -79,6 +79,7 @@ def divergence_figure(table: pd.DataFrame, colours: dict[str, str]) -> go.Figure
                 legendgroup=str(variant), showlegend=col == 1,
                 marker={"size": 11, "color": colours.get(str(variant))},
             ), row=1, col=col)
-        fig.update_xaxes(title_text="offline NDCG@k", row=1, col=col)
+        fig.update_xaxes(title_text=metric_label(OFFLINE), row=1, col=col)
+        fig.update_yaxes(unit_axis(metric), row=1, col=col)
     fig.update_layout(height=360, legend_title_text="variant")
     return fig

@@ -14,7 +14,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from experiments import runs as rl
-from experiments.report import LAYOUT, ROW_GAP_PX
+from experiments.report import LAYOUT, ROW_GAP_PX, metric_label
+from sim.metrics.catalogue import MODEL_VERSION, OUTAGE
 
 STATUS_STYLE: dict[str, tuple[str, str, str]] = {  # status: (legend label, symbol, colour)
     "deployed": ("deployed", "circle", "#2ca02c"),
@@ -45,11 +46,11 @@ def registry_figure(runs: Sequence[rl.Run], order: Sequence[str]) -> go.Figure:
                           opacity=min(0.1 + 0.6 * share, 0.7), row=row, col=1)
     if any(_outages(r.metrics) for r in firsts):  # shapes have no legend entry: add one
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers",
-                                 name="model-server outage (darker: longer)",
+                                 name=f"{metric_label(OUTAGE)} (darker: longer)",
                                  marker={"symbol": "square", "color": OUTAGE_COLOUR,
                                          "opacity": 0.4}))
     fig.update_xaxes(title_text="day (a night's candidate serves from that day)", row=len(firsts))
-    fig.update_yaxes(title_text="model version")
+    fig.update_yaxes(title_text=metric_label(MODEL_VERSION))
     fig.update_layout(height=100 + height, **LAYOUT)
     return fig
 
@@ -57,7 +58,7 @@ def registry_figure(runs: Sequence[rl.Run], order: Sequence[str]) -> go.Figure:
 def _registry_traces(run: rl.Run, shown: set[str]) -> list[go.Scatter]:
     """The serving-version step line and one marker trace per candidate status."""
     first_arm = run.metrics["arm"].iloc[0]
-    served = run.metrics[(run.metrics["metric"] == "model_version")
+    served = run.metrics[(run.metrics["metric"] == MODEL_VERSION)
                          & (run.metrics["arm"] == first_arm)].sort_values("day")
     traces = [go.Scatter(x=served["day"], y=served["value"], mode="lines", line_shape="hv",
                          line={"color": "#888"}, name="serving", legendgroup="serving",
@@ -82,5 +83,5 @@ def _registry_traces(run: rl.Run, shown: set[str]) -> list[go.Scatter]:
 
 def _outages(metrics: pd.DataFrame) -> list[tuple[int, float]]:
     """``(day, share of the day down)`` for days with any model-server outage."""
-    sub = metrics[(metrics["metric"] == "outage_time_share") & (metrics["value"] > 0)]
+    sub = metrics[(metrics["metric"] == OUTAGE) & (metrics["value"] > 0)]
     return list(zip(sub["day"].astype(int), sub["value"].astype(float), strict=True))

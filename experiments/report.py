@@ -1,9 +1,11 @@
 """Self-contained HTML reports over the tidy metrics table.
 
 The simulator's metrics are one row per ``(day, arm, metric)``; this module turns
-that table into a single HTML page of small-multiple line charts. The page inlines
-plotly.js once so it opens offline (run directories get copied to laptops, CI
-artifacts and email), and it only ever reads the tidy frame, never simulator state.
+that table into a single HTML page of small-multiple line charts, a figure per section
+of the metric catalogue (``sim/metrics/catalogue.py``), which also gives each chart its
+label and its axis's unit. The page inlines plotly.js once so it opens offline (run
+directories get copied to laptops, CI artifacts and email), and it only ever reads the
+tidy frame and the catalogue, never simulator state.
 """
 
 from __future__ import annotations
@@ -19,84 +21,15 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from sim.atomic import atomic_path
+from sim.metrics.catalogue import CATALOGUE, SE
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("day", "arm", "metric", "value")
 SPREAD_COLUMNS: tuple[str, ...] = ("lo", "hi")  # optional: a band across seeds
 
-CONCENTRATION_LABELS: dict[str, str] = {
-    "gini": "Gini of impressions",
-    "top1_share": "Top-1% items' share",
-    "coverage": "Catalog coverage",
-    "exposure_entropy": "Exposure entropy (bits)",
-    "graveyard": "Top-decile items never shown today",
-    "graveyard_never_shown": "Top-decile items never shown so far",
-    "fresh_impression_share": "Impressions on releases under a week old",
-}
-
-ONLINE_LABELS: dict[str, str] = {
-    "impressions": "Impressions",
-    "sessions": "Sessions",
-    "ctr": "CTR",
-    "completion_rate": "Completion rate",
-    "mean_true_utility": "Mean true utility of watched",
-    "watch_per_session": "Watch time per session (titles)",
-    "active_users": "Active users",
-    "active_share": "Share of users still active",
-    "users_served": "Users with a session",
-    "churn_rate_mainstream": "Churn rate (mainstream)",
-    "churn_rate_niche": "Churn rate (niche)",
-}
-
-SERVING_LABELS: dict[str, str] = {
-    "intra_list_diversity": "Intra-list diversity (genres)",
-    "epsilon": "Exploration rate ε (controller)",
-    "served_realtime_share": "Sessions served real-time",
-    "served_batch_share": "Sessions served from batch lists",
-    "served_popular_share": "Sessions served most-popular",
-    "outage_time_share": "Model-server outage time",
-}
-
-PIPELINE_LABELS: dict[str, str] = {
-    "model_version": "Model version serving",
-    "deployed": "New model deployed (1 = yes)",
-    "gate_passed": "Quality gate passed (1 = yes)",
-    "validation_failed": "Data validation failed",
-    "nightly_failed": "Nightly job crashed",
-    "rolled_back": "Rolled back",
-    "offline_ndcg_candidate": "Offline NDCG@k, candidate",
-    "offline_ndcg_production": "Offline NDCG@k, production (live)",
-    "offline_recall_candidate": "Offline recall@k, candidate",
-    "offline_recall_production": "Offline recall@k, production (live)",
-    "ips_ctr_candidate": "Candidate CTR estimated by IPS (held-out day)",
-    "snips_ctr_candidate": "Candidate CTR estimated by SNIPS",
-    "cascade_ips_ctr_candidate": "Candidate CTR estimated by cascade IPS",
-}
-
-AB_LABELS: dict[str, str] = {
-    "effect_ctr": "Treatment − control: CTR",
-    "effect_completion_rate": "Treatment − control: completion rate",
-    "effect_mean_true_utility": "Treatment − control: true utility",
-    "effect_watch_per_session": "Treatment − control: watch time per session",
-    "srm_p_value": "Sample-ratio check p, users exposed so far (< 0.001: split broken)",
-}
-
-SHADOW_LABELS: dict[str, str] = {
-    "agreement_overlap": "Shadow: share of slate shared with production",
-    "agreement_top1": "Shadow: same top item as production",
-    "clicked_item_in_shadow": "Shadow: clicked item was in its slate",
-}
-
-SECTIONS: tuple[tuple[str, dict[str, str]], ...] = (
-    ("Popularity concentration", CONCENTRATION_LABELS),
-    ("Online behaviour", ONLINE_LABELS),
-    ("A/B test", AB_LABELS),
-    ("Slates and serving", SERVING_LABELS),
-    ("Nightly pipeline", PIPELINE_LABELS),
-    ("Shadow candidate", SHADOW_LABELS),
-)
-SE_SUFFIX = "_se"  # a metric's standard error, drawn as its 95% band rather than a line
-Z95 = 1.96
-OTHER_SECTION = "Other"
+Z95 = 1.96  # a standard error is drawn as the 95% band of its metric, not as a line
+OTHER_SECTION = "Other"  # metrics the catalogue does not declare (an older run's, say)
+TITLED_UNITS: tuple[str, ...] = ("bits", "titles", "utility")  # units worth an axis title
+SI_UNITS: tuple[str, ...] = ("count",)  # 12k, 1.2M read well; 5m (0.005) or 2µ do not
 
 N_COLS = 3
 LAYOUT: dict[str, object] = {  # the sweep page's figures share one look
@@ -137,21 +70,48 @@ def arm_colours(arms: Sequence[str]) -> dict[str, str]:
     return {arm: PALETTE[i % len(PALETTE)] for i, arm in enumerate(arms)}
 
 
+def metric_label(metric: str) -> str:
+    """The metric's label from the catalogue; an undeclared metric shows its raw name."""
+    return CATALOGUE[metric].label if metric in CATALOGUE else metric
+
+
+def standard_error_of(metric: str) -> str | None:
+    """The metric that ``metric`` is the standard error of, or None if it is one itself.
+
+    Declared metrics say so (``se_of``); an undeclared name (an older run's) is read by
+    the catalogue's naming rule, its metric's name plus ``SE``.
+    """
+    if metric in CATALOGUE:
+        return CATALOGUE[metric].se_of
+    return metric.removesuffix(SE) if metric.endswith(SE) else None
+
+
+def unit_axis(metric: str) -> dict[str, object]:
+    """Axis settings for the metric's unit: shares as percentages, no SI prefixes on
+    fractions (CTR 0.005 is not "5m"), the unit as the title where the label needs it."""
+    unit = CATALOGUE[metric].unit if metric in CATALOGUE else ""
+    if unit == "share":
+        return {"tickformat": "~%", "hoverformat": ".2~%"}
+    axis: dict[str, object] = {} if unit in SI_UNITS else {"exponentformat": "none"}
+    if unit in TITLED_UNITS:
+        axis["title"] = {"text": unit}
+    return axis
+
+
 def group_sections(metric_names: Sequence[str]) -> list[tuple[str, list[tuple[str, str]]]]:
     """Split present metrics into report sections as ``(section, [(metric, label)])``.
 
-    Known metrics keep the curated order of their label table; unknown ones go to
-    "Other" in sorted order, labelled by their raw name so new metrics still show up.
+    Sections come in the catalogue's order and metrics in their declaration order;
+    standard errors are not listed (they are their metric's band). Undeclared metrics
+    go to "Other" in sorted order, labelled by their raw name so they still show up.
     """
     present = set(metric_names)
-    known: set[str] = set()
     sections: list[tuple[str, list[tuple[str, str]]]] = []
-    for title, labels in SECTIONS:
-        known.update(labels)
-        items = [(m, label) for m, label in labels.items() if m in present]
+    for section in CATALOGUE.sections:
+        items = [(m.name, m.label) for m in CATALOGUE.in_section(section) if m.name in present]
         if items:
-            sections.append((title, items))
-    other = sorted(present - known)
+            sections.append((section, items))
+    other = sorted(m for m in present if m not in CATALOGUE)
     if other:
         sections.append((OTHER_SECTION, [(m, m) for m in other]))
     return sections
@@ -174,7 +134,7 @@ def section_figure(
     fig = make_subplots(
         rows=n_rows,
         cols=N_COLS,
-        subplot_titles=[label for _, label in items],
+        subplot_titles=[title for _, title in items],
         horizontal_spacing=0.07,
         vertical_spacing=ROW_GAP_PX / (ROW_HEIGHT_PX * n_rows) if n_rows > 1 else 0.0,
     )
@@ -182,6 +142,7 @@ def section_figure(
     legend_shown: set[str] = set()
     for i, (metric, _) in enumerate(items):
         row, col = divmod(i, N_COLS)
+        fig.update_yaxes(unit_axis(metric), row=row + 1, col=col + 1)
         for arm, colour in colours.items():
             series = groups.get((metric, arm))
             if series is None:
@@ -254,17 +215,18 @@ def _tidy(metrics: pd.DataFrame) -> pd.DataFrame:
 
 
 def with_intervals(tidy: pd.DataFrame) -> pd.DataFrame:
-    """Turn ``<metric>_se`` rows into a 95% band (``lo``/``hi``) around ``<metric>``.
+    """Turn standard-error rows into a 95% band (``lo``/``hi``) around their metric.
 
     Only when the frame has no band yet (a cross-seed frame already carries the seeds'
-    spread); the ``_se`` rows themselves are never drawn as lines.
+    spread); the standard-error rows themselves are never drawn as lines.
     """
-    is_se = tidy["metric"].str.endswith(SE_SUFFIX)
+    names = tidy["metric"]
+    of = names.map({name: standard_error_of(name) for name in names.unique()})
+    is_se = of.notna()
     rest = tidy[~is_se]
     if "lo" in tidy.columns or not is_se.any():
         return rest
-    se = tidy[is_se].assign(metric=lambda f: f["metric"].str.removesuffix(SE_SUFFIX))
-    se = se.set_index(["day", "arm", "metric"])["value"]
+    se = tidy[is_se].assign(metric=of[is_se]).set_index(["day", "arm", "metric"])["value"]
     half = Z95 * rest.set_index(["day", "arm", "metric"]).index.map(se).to_numpy(dtype=float)
     return rest.assign(lo=rest["value"] - half, hi=rest["value"] + half)
 
@@ -275,7 +237,7 @@ def build_figures(metrics: pd.DataFrame, legend_title: str = "arm") -> list[tupl
     Separate from the HTML so callers (and tests) can inspect or restyle the figures.
     Arm colours are assigned once here so they match across sections. Optional ``lo``
     and ``hi`` columns draw a band around each line (a cross-seed report uses variants
-    as arms); otherwise ``<metric>_se`` rows give a 95% confidence band.
+    as arms); otherwise standard-error rows give a 95% confidence band.
     """
     validate_metrics(metrics)
     if metrics.empty:

@@ -31,6 +31,8 @@ from experiments.report import (
     details_table,
     figure_html,
     html_page,
+    metric_label,
+    unit_axis,
     write_html,
 )
 from experiments.tradeoff import tradeoff_figure
@@ -49,7 +51,8 @@ def summary_table(stats: pd.DataFrame, order: Sequence[str]) -> str:
     """Variant rows, headline-metric columns, cells ``mean ± s.e.`` over seeds."""
     metrics = [m for m in rl.HEADLINE_METRICS if m in set(stats["metric"])]
     cells = stats.set_index(["variant", "metric"])
-    head = "".join(f"<th>{html.escape(m)}</th>" for m in ["variant", "seeds", *metrics])
+    head = "".join(f"<th>{html.escape(m)}</th>"
+                   for m in ["variant", "seeds", *map(metric_label, metrics)])
     rows = []
     for variant in order:
         sub = cells.loc[variant] if variant in cells.index.get_level_values(0) else None
@@ -111,9 +114,10 @@ def parameter_figure(per_run: pd.DataFrame, runs: Sequence[rl.Run], key: str,
     numeric = all(rl.as_number(v) is not None for v in stats[key])
     metrics = [m for m in rl.HEADLINE_METRICS if m in set(stats["metric"])]
     n_rows = -(-len(metrics) // 3)
-    fig = make_subplots(rows=n_rows, cols=3, subplot_titles=metrics)
+    fig = make_subplots(rows=n_rows, cols=3, subplot_titles=[metric_label(m) for m in metrics])
     lines = list(pd.unique(stats["line"]))
     for i, metric in enumerate(metrics):
+        fig.update_yaxes(unit_axis(metric), row=i // 3 + 1, col=i % 3 + 1)
         for j, line in enumerate(lines):
             sub = stats[(stats["metric"] == metric) & (stats["line"] == line)]
             trace = _error_bar_trace(sub, key, numeric, line, PALETTE[j % len(PALETTE)])

@@ -28,6 +28,7 @@ from experiments.schema import register_schemas
 from sim.atomic import atomic_path
 from sim.checks import validate
 from sim.config import ConfigError, RunConfig
+from sim.metrics.catalogue import CTR, TOP1_SHARE
 from sim.story import RunResult, simulate
 
 
@@ -41,13 +42,14 @@ def execute(cfg: RunConfig, run_dir: Path, resolved: DictConfig | None = None) -
             result = simulate(cfg, run_dir, on_day=lambda day: bar.update(1))
             wall = time.perf_counter() - started
     except BaseException as err:  # interrupted or crashed: say so, keep what was logged
-        write_text(run_dir / "run.json", json.dumps({"status": "failed", "error": repr(err)}) + "\n")
+        failed = {"status": "failed", "error": repr(err)}
+        write_text(run_dir / "run.json", json.dumps(failed) + "\n")
         raise
     write_text(run_dir / "config.yaml", resolved_yaml(cfg, resolved, result.entropy))
     with atomic_path(run_dir / "metrics.parquet") as tmp:
         result.metrics.to_parquet(tmp, index=False)
     with atomic_path(run_dir / "registry.parquet") as tmp:
-        result.engine.registry_frame().to_parquet(tmp, index=False)
+        result.registry.to_parquet(tmp, index=False)
     summary = run_summary(cfg, result, wall)
     write_report(result.metrics, run_dir / "report.html", f"recloop: {label}",
                  {k: str(v) for k, v in summary.items()})
@@ -59,13 +61,13 @@ def run_summary(cfg: RunConfig, result: RunResult, wall: float) -> dict[str, obj
     """The headline facts of a finished run."""
     metrics = result.metrics
     final = metrics[metrics.day == metrics.day.max()]
-    arms = [arm.name for arm in result.engine.arms]
+    arms = result.arms
     headline: dict[str, object] = {}
     for arm in arms:
         last = final[final.arm == arm].set_index("metric")["value"]
         suffix = "" if len(arms) == 1 else f"_{arm}"
-        headline[f"final_top1_share{suffix}"] = round(float(last.get("top1_share", np.nan)), 4)
-        headline[f"final_ctr{suffix}"] = round(float(last.get("ctr", np.nan)), 4)
+        for metric in (TOP1_SHARE, CTR):
+            headline[f"final_{metric}{suffix}"] = round(float(last.get(metric, np.nan)), 4)
     return {
         "status": "complete",
         "policy": cfg.policy.name,
@@ -99,7 +101,7 @@ def write_text(path: Path, text: str) -> None:
 
 def mean_ctr(metrics: pd.DataFrame) -> float:
     """The scalar a sweeper optimises: CTR averaged over days."""
-    return float(metrics.loc[metrics.metric == "ctr", "value"].mean())  # over days and arms
+    return float(metrics.loc[metrics.metric == CTR, "value"].mean())  # over days and arms
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base=None)

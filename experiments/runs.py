@@ -21,6 +21,10 @@ import pyarrow.parquet as pq
 import yaml
 from tqdm.auto import tqdm
 
+from sim.metrics.abtest import AB_ROWS
+from sim.metrics.catalogue import COVERAGE, CTR, GINI, GRAVEYARD, TOP1_SHARE, UTILITY
+from sim.shadow import SHADOW
+
 SEED_KEY = "seed"
 PROGRESS_MIN_RUNS = 8  # below this a progress bar is only noise
 
@@ -195,11 +199,9 @@ def load_runs(paths: Sequence[Path]) -> tuple[list[Run], list[Skipped]]:
     return runs, skipped
 
 
-HEADLINE_METRICS: tuple[str, ...] = (
-    "gini", "top1_share", "coverage", "ctr", "mean_true_utility", "graveyard",
-)
+HEADLINE_METRICS: tuple[str, ...] = (GINI, TOP1_SHARE, COVERAGE, CTR, UTILITY, GRAVEYARD)
 FINAL_DAYS = 10  # headline numbers average the last days: single days are noisy
-NOT_SERVING = ("ab", "shadow")  # metric-table arms that serve nobody: tests and shadows
+NOT_SERVING = (AB_ROWS, SHADOW)  # metric-table arms that serve nobody: tests and shadows
 
 
 def combined_metrics(runs: Sequence[Run]) -> pd.DataFrame:

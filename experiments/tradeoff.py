@@ -16,10 +16,11 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from experiments import runs as rl
-from experiments.report import LAYOUT, PALETTE
+from experiments.report import LAYOUT, PALETTE, metric_label, unit_axis
+from sim.metrics.catalogue import CTR, GINI, TOP1_SHARE
 
-X_METRICS = {"gini": "Gini of impressions", "top1_share": "top-1% items' share of impressions"}
-Y_METRIC = "ctr"
+X_METRICS: tuple[str, ...] = (GINI, TOP1_SHARE)  # concentration, whole and head
+Y_METRIC = CTR
 
 
 def tradeoff_figure(per_run: pd.DataFrame, runs: Sequence[rl.Run], key: str,
@@ -30,7 +31,7 @@ def tradeoff_figure(per_run: pd.DataFrame, runs: Sequence[rl.Run], key: str,
         return None
     wide = stats.pivot_table(index=["line", key], columns="metric", values=["mean", "se"])
     fig = make_subplots(rows=1, cols=len(X_METRICS), shared_yaxes=True,
-                        subplot_titles=list(X_METRICS.values()))
+                        subplot_titles=[metric_label(m) for m in X_METRICS])
     for i, line in enumerate(dict.fromkeys(stats["line"])):
         sub = wide.loc[line].sort_index(key=lambda s: s.map(float))
         colour = PALETTE[i % len(PALETTE)]
@@ -43,6 +44,9 @@ def tradeoff_figure(per_run: pd.DataFrame, runs: Sequence[rl.Run], key: str,
                 mode="lines+markers+text", name=line, legendgroup=line, showlegend=col == 1,
                 line={"color": colour}, marker={"size": 9, "color": colour},
             ), row=1, col=col)
-    fig.update_yaxes(title_text="CTR", col=1)
+    for col, metric in enumerate(X_METRICS, start=1):
+        fig.update_xaxes(unit_axis(metric), col=col)
+    fig.update_yaxes(unit_axis(Y_METRIC))
+    fig.update_yaxes(title_text=metric_label(Y_METRIC), col=1)
     fig.update_layout(height=460, **LAYOUT, legend_title_text=" ".join(others))
     return fig

@@ -10,16 +10,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from conf.ranges import UNIT, AtLeast, Between, one_of, ranged
+
 
 @dataclass
 class PolicyConfig:
     """Wrapper fields common to all policies; subclasses set ``name`` and add their own."""
 
     name: str = "policy"
-    epsilon: float = 0.0  # per-slot exploration probability (0 = off)
-    diversity: float = 0.0  # MMR weight on redundancy with what is already in the slate
-    similarity: str = "genre"  # "genre" or "embedding" (the base model's item vectors)
-    genre_cap: int = 0  # at most this many items of one genre per slate (0 = off)
-    fresh_slots: int = 0  # slots guaranteed to new releases (0 = off)
-    fresh_days: int = 7  # "new" = released within this many days of the serving day
-    candidates: int = 100  # how many of the base's best items the re-rankers choose from
+    epsilon: float = ranged(0.0, UNIT)  # per-slot exploration probability (0 = off)
+    # MMR weight on redundancy with what is already in the slate
+    diversity: float = ranged(0.0, AtLeast(0))
+    # "genre" or "embedding" (the base model's item vectors)
+    similarity: str = ranged("genre", one_of("genre", "embedding"))
+    # at most this many items of one genre per slate (0 = off)
+    genre_cap: int = ranged(0, AtLeast(0, integer=True))
+    # slots guaranteed to new releases (0 = off)
+    fresh_slots: int = ranged(0, Between(0, "serving.k", integer=True))
+    # "new" = released within this many days of the serving day
+    fresh_days: int = ranged(7, AtLeast(1, integer=True))
+    # how many of the base's best items the re-rankers choose from
+    candidates: int = ranged(100, Between(1, "catalog.n_items", integer=True))

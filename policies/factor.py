@@ -22,6 +22,7 @@ from implicit.nearest_neighbours import CosineRecommender
 from implicit.utils import ParameterWarning
 from threadpoolctl import threadpool_limits
 
+from conf.ranges import AtLeast, ranged
 from policies.base import ScoringPolicy
 from policies.config import PolicyConfig
 from policies.foldin import fold_in
@@ -36,7 +37,7 @@ class ItemKNNConfig(PolicyConfig):
     """Item-item cosine neighbourhoods over the window's positive labels."""
 
     name: str = "item_knn"
-    neighbours: int = 50
+    neighbours: int = ranged(50, AtLeast(1, integer=True))
 
 
 @dataclass
@@ -44,11 +45,13 @@ class ALSConfig(PolicyConfig):
     """Implicit-feedback matrix factorisation (Hu, Koren & Volinsky 2008)."""
 
     name: str = "als"
-    factors: int = 32
-    regularization: float = 0.05
-    alpha: float = 2.0  # confidence = alpha * count on observed items (implicit's convention)
-    iterations: int = 10
-    threads: int = 1  # OpenMP threads; 2 helps only on an idle machine and is 5x slower on a busy one
+    factors: int = ranged(32, AtLeast(1, integer=True))
+    regularization: float = ranged(0.05, AtLeast(0))
+    # confidence = alpha * count on observed items (implicit's convention)
+    alpha: float = ranged(2.0, AtLeast(0, strict=True))
+    iterations: int = ranged(10, AtLeast(1, integer=True))
+    # OpenMP threads; 2 helps only on an idle machine and is 5x slower on a busy one
+    threads: int = ranged(1, AtLeast(1, integer=True))
 
 
 @dataclass
@@ -56,11 +59,12 @@ class BPRConfig(PolicyConfig):
     """Bayesian personalised ranking (Rendle et al. 2009): pairwise SGD on sampled triples."""
 
     name: str = "bpr"
-    factors: int = 32
-    learning_rate: float = 0.05
-    regularization: float = 0.01
-    iterations: int = 50
-    threads: int = 1  # > 1 runs lock-free parallel SGD: faster, but no longer reproducible
+    factors: int = ranged(32, AtLeast(1, integer=True))
+    learning_rate: float = ranged(0.05, AtLeast(0, strict=True))
+    regularization: float = ranged(0.01, AtLeast(0))
+    iterations: int = ranged(50, AtLeast(1, integer=True))
+    # > 1 runs lock-free parallel SGD: faster, but no longer reproducible
+    threads: int = ranged(1, AtLeast(1, integer=True))
 
 
 class _WindowPolicy(ScoringPolicy):

@@ -23,16 +23,19 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import threadpool_limits
 
+from conf.ranges import AtLeast, Between, ranged
+
 
 @dataclass
 class RankerConfig:
     """Boosting settings of the ranker."""
 
-    iterations: int = 100  # boosting rounds (trees)
-    learning_rate: float = 0.1
-    leaves: int = 15  # max leaves per tree
-    bins: int = 64  # quantile bins per feature (at most 255)
-    min_positives: int = 10  # fewer positive training pairs: do not train
+    iterations: int = ranged(100, AtLeast(1, integer=True))  # boosting rounds (trees)
+    learning_rate: float = ranged(0.1, AtLeast(0, strict=True))
+    leaves: int = ranged(15, AtLeast(2, integer=True))  # max leaves per tree
+    bins: int = ranged(64, Between(2, 255, integer=True))  # quantile bins per feature
+    # fewer positive training pairs: do not train
+    min_positives: int = ranged(10, AtLeast(1, integer=True))
 
 
 class AdditiveRanker:

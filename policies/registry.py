@@ -1,4 +1,9 @@
-"""Policy names, their config schemas and constructors, in one table, plus the wrapping."""
+"""Policy names, their config schemas and constructors, in one table, plus the wrapping.
+
+A new policy is its module (a config dataclass whose fields declare their ranges with
+``conf.ranges``, and the policy class), one row here, ``conf/policy/<name>.yaml`` and its
+tests; start-up checks read the ranges from the config class itself.
+"""
 
 from __future__ import annotations
 

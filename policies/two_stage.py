@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from conf.ranges import Between, ranged
 from policies.base import SCORE_CHUNK, Policy, shown_once
 from policies.factor import ALSConfig, ALSPolicy
 from policies.features import History, LastDay, history, pair_features, split_last_day
@@ -29,7 +30,7 @@ class TwoStageConfig(ALSConfig):
     """ALS retrieval (the ALS fields) of ``retrieve`` candidates, then the ranker."""
 
     name: str = "two_stage"
-    retrieve: int = 200
+    retrieve: int = ranged(200, Between(1, "catalog.n_items", integer=True))
     ranker: RankerConfig = field(default_factory=RankerConfig)
 
 

@@ -1,4 +1,11 @@
-"""Start-up checks: every field's allowed range, as a table of named rules.
+"""Start-up checks: every field's declared range, plus the rules that relate fields.
+
+A config dataclass declares each field's range or choices on the field itself
+(``conf/ranges.py``); ``validate`` walks the run's config tree, nested configs and the
+chosen policies included, and checks each field in declaration order. A policy's rules are
+therefore those of its own config class, and a new policy needs no edit here. This module
+adds only what a field cannot say about itself: ``CROSS_FIELD`` rules that read other
+fields (a fault day must fall inside the run) or state a special range (``seed``).
 
 Every rule names its field and the allowed range, so a bad value stops a run before any
 simulation with one line such as ``serving.k=5000 is out of range: allowed 1..2000``.
@@ -7,13 +14,15 @@ simulation with one line such as ``serving.k=5000 is out of range: allowed 1..20
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import Field, fields, is_dataclass
 from typing import Any
 
+from conf.ranges import AtLeast, Between, OneOf, Rule, rule_of
 from policies.registry import POLICIES
 from sim.config import MINUTES_PER_DAY, ConfigError, RunConfig
 
-MAX_DAYS = 10_000  # days are logged as int16
 MAX_SEEN_BYTES = 8 * 2**30  # the users × items "watched" bitmap is dense
+POLICY_SLOTS = ("policy", "ab.treatment", "shadow")  # policy configs: checked only when used
 
 Check = Callable[[Any, RunConfig], str | None]  # returns the allowed range when violated
 
@@ -104,7 +113,8 @@ def seen_matrix_fits(value: Any, cfg: RunConfig) -> str | None:
     """The dense users × items watched matrix must fit in memory."""
     if not _is_number(value, True) or value * cfg.catalog.n_items <= MAX_SEEN_BYTES:
         return None
-    return f"at most {MAX_SEEN_BYTES // cfg.catalog.n_items:,} users for {cfg.catalog.n_items:,} items"
+    items = cfg.catalog.n_items
+    return f"at most {MAX_SEEN_BYTES // items:,} users for {items:,} items"
 
 
 def nights_after_first(value: Any, cfg: RunConfig) -> str | None:
@@ -126,106 +136,28 @@ def rollback_needs_models(value: Any, cfg: RunConfig) -> str | None:
     return None
 
 
-UNIT = between(0.0, 1.0)
-RULES: dict[str, Check] = {
+CROSS_FIELD: dict[str, Check] = {  # checked after the field's own declared range, if any
     "seed": seed_value,
-    "days": between(1, MAX_DAYS, integer=True),
     "tick_minutes": divides_day,
-    "complete_at": between(0.01, 1.0),
-    "users.n_users": all_of(between(1, 10_000_000, integer=True), seen_matrix_fits),
-    "users.niche_fraction": UNIT,
-    "users.favourite_genres": between(1, "catalog.n_genres", integer=True),
-    "users.taste_noise": at_least(0),
-    "users.sessions_per_day": between(1e-6, 100.0),
-    "users.activity_sigma": at_least(0),
-    "users.satisfaction_init": UNIT,
-    "users.satisfaction_rate": UNIT,
-    "users.idle_value": UNIT,
-    "users.churn_base": UNIT,
-    "users.churn_sensitivity": at_least(0),
-    "users.choice.position_bias": one_of("log", "geometric"),
-    "users.choice.geometric_decay": between(0.0, 1.0),
-    "users.choice.completion_concentration": at_least(0, strict=True),
-    "catalog.n_items": between(1, 1_000_000, integer=True),
-    "catalog.n_genres": between(1, "catalog.n_items", integer=True),
-    "catalog.genre_skew": at_least(0),
-    "catalog.latent_dim": at_least(2, integer=True),
-    "catalog.genre_spread": at_least(0),
-    "catalog.quality_sd": at_least(0),
-    "catalog.clickbait_fraction": UNIT,
-    "catalog.initial_fraction": between(0.001, 1.0),
-    "catalog.release_days": between(1, MAX_DAYS, integer=True),
-    "serving.name": one_of("batch", "realtime", "hybrid"),
-    "serving.hybrid_candidates": between(1, "catalog.n_items", integer=True),
-    "serving.k": between(1, "catalog.n_items", integer=True),  # position is logged as int16
-    "serving.spare": at_least(0, integer=True),
-    "train.window_days": at_least(1, integer=True),
-    "train.label": one_of("click", "complete"),
-    "traffic.diurnal_amplitude": UNIT,
-    "traffic.peak_hour": between(0.0, 24.0),
-    "pipeline.gate_metric": one_of("precision", "recall", "ndcg", "hit_rate", "mrr"),
-    "pipeline.gate_ratio": at_least(0),
-    "pipeline.gate_baseline": one_of("popular", "recent", "registered", "live"),
-    "pipeline.gate_history": at_least(1, integer=True),
-    "pipeline.eval_users": at_least(1, integer=True),
-    "pipeline.rollback_ctr_drop": all_of(UNIT, rollback_needs_models),
-    "pipeline.validation.max_null_rate": UNIT,
-    "pipeline.validation.volume_low": at_least(0),
-    "pipeline.validation.volume_high": at_least(0, strict=True),
-    "pipeline.validation.trailing_days": at_least(1, integer=True),
-    "faults.outage_rate": at_least(0),
-    "faults.outage_hours": at_least(0, strict=True),
-    "faults.nightly_failure_rate": UNIT,
-    "faults.log_loss_fraction": UNIT,
+    "arm": not_reserved,
+    "users.n_users": seen_matrix_fits,
+    "train.leakage": leak_has_a_target,
+    "pipeline.rollback_ctr_drop": rollback_needs_models,
     "faults.failed_nights": nights_after_first,
     "faults.log_loss_days": days_in_run,
     "controller.adaptive_epsilon": needs_explorer,
-    "arm": not_reserved,
-    "controller.target_top1_share": UNIT,
-    "controller.step": at_least(1, strict=True),
-    "controller.min_epsilon": UNIT,
-    "controller.max_epsilon": UNIT,
-    "train.leakage": all_of(one_of("none", "window", "features"), leak_has_a_target),
-    "ab.share": UNIT,
-    "ab.training": one_of("pooled", "per_arm"),
-}
-COMMON_POLICY_RULES: dict[str, Check] = {  # the wrapper knobs of policies/config.py
-    "epsilon": UNIT,
-    "diversity": at_least(0),
-    "similarity": one_of("genre", "embedding"),
-    "genre_cap": at_least(0, integer=True),
-    "fresh_slots": between(0, "serving.k", integer=True),
-    "fresh_days": at_least(1, integer=True),
-    "candidates": between(1, "catalog.n_items", integer=True),
-}
-FACTOR_RULES: dict[str, Check] = {
-    "factors": at_least(1, integer=True),
-    "regularization": at_least(0),
-    "iterations": at_least(1, integer=True),
-    "threads": at_least(1, integer=True),
-}
-ALS_RULES: dict[str, Check] = {**FACTOR_RULES, "alpha": at_least(0, strict=True)}
-POLICY_RULES: dict[str, dict[str, Check]] = {
-    "item_knn": {"neighbours": at_least(1, integer=True)},
-    "als": ALS_RULES,
-    "bpr": {**FACTOR_RULES, "learning_rate": at_least(0, strict=True)},
-    "two_stage": {
-        **ALS_RULES,
-        "retrieve": between(1, "catalog.n_items", integer=True),
-        "ranker.iterations": at_least(1, integer=True),
-        "ranker.learning_rate": at_least(0, strict=True),
-        "ranker.leaves": at_least(2, integer=True),
-        "ranker.bins": between(2, 255, integer=True),
-        "ranker.min_positives": at_least(1, integer=True),
-    },
 }
 
 
 def validate(cfg: RunConfig) -> None:
-    """Raise ``ConfigError`` for the first field outside its allowed range."""
+    """Raise ``ConfigError`` for the first field outside its allowed range.
+
+    Order: the policy's fields, then the run's in declaration order (nested configs in
+    place), then the A/B treatment's and the shadow's when they are used.
+    """
     if cfg.policy is None:
         raise ConfigError("policy is missing: choose one of " + ", ".join(sorted(POLICIES)))
-    rules = policy_rules("policy", cfg.policy) | dict(RULES)
+    rules = policy_rules("policy", cfg.policy) | field_rules(cfg, skip=POLICY_SLOTS)
     if cfg.ab.share > 0:
         if cfg.ab.treatment is None:
             raise ConfigError("ab.share > 0 needs a treatment policy: add policy@ab.treatment="
@@ -241,10 +173,46 @@ def validate(cfg: RunConfig) -> None:
 
 
 def policy_rules(prefix: str, policy: Any) -> dict[str, Check]:
-    """The rules of a policy config found at ``prefix`` (its name decides which apply)."""
-    name = getattr(policy, "name", "")
-    rules = {"name": one_of(*sorted(POLICIES)), **COMMON_POLICY_RULES, **POLICY_RULES.get(name, {})}
-    return {f"{prefix}.{field}": check for field, check in rules.items()}
+    """The rules of a policy config found at ``prefix``: its name, then its own fields'."""
+    return {f"{prefix}.name": one_of(*sorted(POLICIES)), **field_rules(policy, prefix)}
+
+
+def field_rules(node: Any, prefix: str = "", skip: tuple[str, ...] = ()) -> dict[str, Check]:
+    """Path → check of every ranged field under ``node``, in declaration order.
+
+    Nested config dataclasses are walked in place; ``skip`` names paths left out (the
+    policy slots, which ``validate`` checks only when they are used).
+    """
+    rules: dict[str, Check] = {}
+    for spec in fields(node) if is_dataclass(node) else ():
+        path = f"{prefix}.{spec.name}" if prefix else spec.name
+        value = getattr(node, spec.name)
+        if path in skip:
+            continue
+        if is_dataclass(value) and not isinstance(value, type):
+            rules |= field_rules(value, path, skip)
+        elif (check := field_check(spec, path)) is not None:
+            rules[path] = check
+    return rules
+
+
+def field_check(spec: Field[Any], path: str) -> Check | None:
+    """A field's declared rule, then its ``CROSS_FIELD`` rule; ``None`` if it has neither."""
+    declared = rule_of(spec)
+    checks = [to_check(declared)] if declared is not None else []
+    checks += [CROSS_FIELD[path]] if path in CROSS_FIELD else []
+    return all_of(*checks) if checks else None
+
+
+def to_check(rule: Rule) -> Check:
+    """The check that enforces a declared rule."""
+    if isinstance(rule, Between):
+        return between(rule.lo, rule.hi, integer=rule.integer)
+    if isinstance(rule, AtLeast):
+        return at_least(rule.lo, integer=rule.integer, strict=rule.strict)
+    if isinstance(rule, OneOf):
+        return one_of(*rule.choices)
+    raise TypeError(f"unknown rule {rule!r}")
 
 
 def lookup(cfg: Any, path: str) -> Any:

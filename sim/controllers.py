@@ -6,7 +6,25 @@ act on a knob of the deployed policy, so a controlled run is still an honest one
 
 from __future__ import annotations
 
-from sim.config import ControllerConfig
+from dataclasses import dataclass
+
+from conf.ranges import UNIT, AtLeast, ranged
+
+
+@dataclass
+class ControllerConfig:
+    """Adaptive exploration: raise epsilon while the top 1% of items hog impressions.
+
+    Switching it on needs an explorer (epsilon > 0) on every serving arm; ``sim/checks.py``
+    holds that rule because it reads the policies' configs.
+    """
+
+    adaptive_epsilon: bool = False
+    target_top1_share: float = ranged(0.5, UNIT)
+    # multiply (share above target) or divide (below) epsilon by this
+    step: float = ranged(1.5, AtLeast(1, strict=True))
+    min_epsilon: float = ranged(0.01, UNIT)
+    max_epsilon: float = ranged(0.5, UNIT)
 
 
 def next_epsilon(epsilon: float, top1_share: float, cfg: ControllerConfig) -> float:

@@ -6,11 +6,27 @@ outages whatever the policy does, and runs with and without a fix face the same 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.config import FaultConfig
+from conf.ranges import UNIT, AtLeast, ranged
+
+
+@dataclass
+class FaultConfig:
+    """What goes wrong and how often. Defaults: nothing does.
+
+    ``failed_nights`` and ``log_loss_days`` must fall inside the run; ``sim/checks.py``
+    holds those rules because they read ``days``.
+    """
+
+    outage_rate: float = ranged(0.0, AtLeast(0))  # model-server outages per day (Poisson)
+    outage_hours: float = ranged(1.0, AtLeast(0, strict=True))  # mean duration (exponential)
+    nightly_failure_rate: float = ranged(0.0, UNIT)  # probability that a nightly job crashes
+    failed_nights: list[int] = field(default_factory=list)  # nights (before day d) that crash
+    log_loss_days: list[int] = field(default_factory=list)  # days whose log loses rows
+    log_loss_fraction: float = ranged(0.7, UNIT)  # share of rows a lossy day drops
 
 
 @dataclass(frozen=True)

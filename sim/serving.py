@@ -14,15 +14,37 @@ every impression records which path did.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from conf.ranges import AtLeast, Between, one_of, ranged
 from policies.base import Policy
 from policies.types import ServeContext, Slates
 from sim.eventlog import SERVING_PATHS
 
 BATCH, REALTIME, POPULAR = (SERVING_PATHS.index(p) for p in ("batch", "realtime", "popular"))
+
+
+@dataclass
+class ServingConfig:
+    """How slates reach users: batch (nightly lists), realtime (per request) or hybrid."""
+
+    name: str = ranged("batch", one_of("batch", "realtime", "hybrid"))
+    k: int = ranged(10, Between(1, "catalog.n_items", integer=True))  # position is logged as int16
+    # extra batch candidates per user to replace items watched during the day
+    spare: int = ranged(10, AtLeast(0, integer=True))
+    # hybrid: nightly candidates per user, re-ranked per request
+    hybrid_candidates: int = ranged(100, Between(1, "catalog.n_items", integer=True))
+
+
+@dataclass
+class ServingLists:
+    """What the night precomputed for the day: its state, kept until the next night."""
+
+    table: Slates | None = None  # batch lists, one row per user (-1 empty)
+    allowed: np.ndarray | None = None  # hybrid: bool[n_users, n_items] candidates
+    popular: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
 
 
 @dataclass
@@ -36,12 +58,12 @@ class Served:
 class Server:
     """Holds tonight's batch lists and the popular list; answers requests by mode."""
 
-    def __init__(self, mode: str, k: int, spare: int, hybrid_candidates: int) -> None:
+    def __init__(self, mode: str, k: int, spare: int, hybrid_candidates: int,
+                 lists: ServingLists) -> None:
+        """``lists`` is the state the night fills and the day reads."""
         self.mode, self.k = mode, k
         self.precompute = hybrid_candidates if mode == "hybrid" else k + spare
-        self.table_: Slates | None = None
-        self.allowed_: np.ndarray | None = None  # hybrid: bool[n_users, n_items] candidates
-        self.popular_: np.ndarray = np.zeros(0, dtype=np.int32)
+        self.lists = lists
 
     def prepare(self, policy: Policy, users: np.ndarray, ctx: ServeContext,
                 popularity: np.ndarray) -> None:
@@ -54,13 +76,14 @@ class Server:
         if ranked.propensity is not None:
             prop = np.zeros((n_users, ranked.k), dtype=np.float32)
             prop[users] = ranked.propensity
-        self.table_ = Slates(items, prop)
+        self.lists.table = Slates(items, prop)
         if self.mode == "hybrid":
-            self.allowed_ = np.zeros(ctx.seen.shape, dtype=bool)
+            allowed = np.zeros(ctx.seen.shape, dtype=bool)
             rows, cols = np.nonzero(items >= 0)
-            self.allowed_[rows, items[rows, cols]] = True
+            allowed[rows, items[rows, cols]] = True
+            self.lists.allowed = allowed
         # the whole catalog by popularity: the last resort must never run dry
-        self.popular_ = np.argsort(-popularity, kind="stable").astype(np.int32)
+        self.lists.popular = np.argsort(-popularity, kind="stable").astype(np.int32)
 
     def serve(self, policy: Policy, users: np.ndarray, ctx: ServeContext,
               model_down: np.ndarray) -> Served:
@@ -73,8 +96,9 @@ class Server:
             self._fill(items, prop, live, self._live(policy, users[live], ctx))
             path[live] = REALTIME
         batch = ~live
-        if batch.any() and self.table_ is not None:
-            self._fill(items, prop, batch, drop_seen(self.table_.take(users[batch]),
+        table = self.lists.table
+        if batch.any() and table is not None:
+            self._fill(items, prop, batch, drop_seen(table.take(users[batch]),
                                                      users[batch], ctx.seen, self.k))
         empty = (items < 0).all(axis=1)
         if empty.any():
@@ -88,12 +112,13 @@ class Server:
 
     def _live(self, policy: Policy, users: np.ndarray, ctx: ServeContext) -> Slates:
         if self.mode == "hybrid":
-            ctx = replace(ctx, candidates=self.allowed_)
+            ctx = replace(ctx, candidates=self.lists.allowed)
         return policy.recommend(users, self.k, ctx)
 
     def _popular(self, users: np.ndarray, ctx: ServeContext, n: int | None = None) -> Slates:
         """Most popular released items each user has not watched; propensity 1."""
-        pool = self.popular_[ctx.available[self.popular_]]
+        popular = self.lists.popular
+        pool = popular[ctx.available[popular]]
         table = np.broadcast_to(pool, (users.size, pool.size)).astype(np.int32)
         slates = drop_seen(Slates(table), users, ctx.seen, n or self.k)
         return Slates(slates.items, np.where(slates.items >= 0, 1.0, 0.0).astype(np.float32))

@@ -1,14 +1,21 @@
 """The order of events in a run, written once.
 
-1. Build the world (catalog, then population) and the policy from their own streams.
-2. Night before day d: fit on days < d, deploy a new model version, precompute slates.
+1. Build the world (catalog, then population), the fault plan, the run state, the arms.
+2. Night before day d: if the plan says the night crashes, each arm keeps yesterday's model
+   and lists; otherwise each arm fits on days < d, gates, deploys and precomputes slates.
 3. Day d: the traffic process ticks every ``tick_minutes``; each tick's sessions are
-   served, answered and logged as one batch per round.
-4. Midnight: seal day d's log partition and record day d's metrics.
-5. Repeat 2–4 for every day; the run ends after the last midnight.
+   served, answered and logged as one batch per round of distinct users. A request that
+   falls inside a model-server outage is answered by the fallback chain.
+4. Midnight: on a lossy day the buffered log loses rows; day d's partition is sealed; each
+   arm, the A/B readout and the shadow record day d's metrics.
+5. After midnight the controller, when adaptive, sets each explorer's next epsilon from the
+   closed day; then the next night starts. Repeat 2–5; the run ends after the last midnight.
 
-The traffic process waits for the nightly process to open each day, so the order at
-midnight is explicit rather than left to same-time event tie-breaks.
+The processes wait on each other's events (a day opens after its night; a night starts
+after the controller has read the last day), so the order at midnight is explicit rather
+than left to same-time tie-breaks. Faults are drawn up front from their own stream, so
+every policy faces the same failures; outages start and end inside ticks, so a request
+checks its own arrival time against them instead of waiting for an outage process.
 """
 
 from __future__ import annotations
@@ -16,81 +23,140 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+import numpy as np
 import pandas as pd
 import simpy
 from threadpoolctl import threadpool_limits
 
 from policies.base import Policy
-from policies.registry import make_policy
-from sim.arms import TREATMENT, arm_plan
+from sim.assemble import build_engine, initial_state
 from sim.config import RunConfig
 from sim.engine import Engine
-from sim.pipeline.nightly import PolicyFactory
+from sim.eventlog import EventLog
+from sim.faults import Outages, draw_failed_nights, draw_outages
+from sim.metrics.catalogue import IMPRESSIONS
 from sim.seeding import Streams
-from sim.world import build_world
+from sim.serving_arm import ServingArm
+from sim.state import RunState
+from sim.traffic import tick_shares
+from sim.world import World, build_world
 
 DayCallback = Callable[[int], None]
 
 
+@dataclass(frozen=True)
+class FaultPlan:
+    """Every scheduled failure of the run."""
+
+    outages: Outages
+    failed_nights: set[int]
+    lossy_days: frozenset[int]
+    loss_fraction: float
+
+
 @dataclass
 class RunResult:
-    """What a finished simulation hands back."""
+    """What a finished simulation hands back: data, not the machinery that made it."""
 
     metrics: pd.DataFrame
+    registry: pd.DataFrame  # every arm's model records, with an ``arm`` column
     entropy: int  # the root seed entropy actually used
     impressions: int
-    engine: Engine
+    arms: list[str]  # the serving arms, in order
+    world: World  # the hidden world the run was simulated in
+    log: EventLog  # the sealed partitions
+    state: RunState  # the state after the last midnight
+
+    def policy(self, arm: str | None = None) -> Policy:
+        """The model serving ``arm`` (the first serving arm by default) at the end."""
+        policy = self.state.arms[arm or self.arms[0]].policy
+        assert policy is not None
+        return policy
 
 
-def nightly(env: simpy.Environment, eng: Engine, days: int, opened: dict[int, simpy.Event],
+def plan_faults(cfg: RunConfig, rng: np.random.Generator) -> FaultPlan:
+    """Draw outages, then crashed nights, from the faults stream (which lossy days reuse)."""
+    return FaultPlan(draw_outages(cfg.faults, cfg.days, rng),
+                     draw_failed_nights(cfg.faults, cfg.days, rng),
+                     frozenset(cfg.faults.log_loss_days), cfg.faults.log_loss_fraction)
+
+
+@dataclass(frozen=True)
+class Clock:
+    """Events that order a run: day d opened, day d closed, the controller done with d."""
+
+    opened: list[simpy.Event]
+    closed: list[simpy.Event]
+    steered: list[simpy.Event]
+
+    @classmethod
+    def new(cls, env: simpy.Environment, days: int) -> Clock:
+        return cls(*([env.event() for _ in range(days)] for _ in range(3)))
+
+
+def nightly(env: simpy.Environment, eng: Engine, faults: FaultPlan, days: int, clock: Clock,
             on_day: DayCallback) -> Generator[simpy.Event, None, None]:
     """Open each day after its night's work; close it at the following midnight."""
+    state = eng.state
     for day in range(days):
-        eng.start_day(day)
-        opened[day].succeed()
+        if day > 0:
+            yield clock.steered[day - 1]
+        eng.night(day, crashed=day in faults.failed_nights)
+        clock.opened[day].succeed()
         yield env.timeout(24.0 * (day + 1) - env.now)
-        eng.end_day(day)
+        if day in faults.lossy_days:
+            eng.service.log.lose(faults.loss_fraction, state.streams["faults"])
+        eng.close_day(day)
+        clock.closed[day].succeed()
         on_day(day)
 
 
-def traffic(env: simpy.Environment, eng: Engine, days: int,
-            opened: dict[int, simpy.Event]) -> Generator[simpy.Event, None, None]:
+def traffic(env: simpy.Environment, eng: Engine, cfg: RunConfig,
+            clock: Clock) -> Generator[simpy.Event, None, None]:
     """Tick through each opened day; a tick at time t serves sessions arriving in [t, t + tick)."""
+    tick_hours = cfg.tick_minutes / 60
+    shares = tick_shares(tick_hours, cfg.traffic)
+    for day in range(cfg.days):
+        yield clock.opened[day]
+        for tick, share in enumerate(shares):
+            yield env.timeout(24.0 * day + tick * tick_hours - env.now)
+            eng.run_tick(day, tick, tick_hours, share)
+
+
+def controller(eng: Engine, days: int, clock: Clock) -> Generator[simpy.Event, None, None]:
+    """After each midnight: the adaptive controller reads the closed day."""
     for day in range(days):
-        yield opened[day]
-        for tick in range(eng.ticks_per_day):
-            yield env.timeout(24.0 * day + tick * eng.tick_hours - env.now)
-            eng.run_tick(day, tick)
+        yield clock.closed[day]
+        eng.steer()
+        clock.steered[day].succeed()
 
 
 def simulate(cfg: RunConfig, run_dir: Path, on_day: DayCallback = lambda day: None) -> RunResult:
     """Run the whole story; the log goes to ``run_dir/log``, metrics come back as a frame."""
     streams = Streams(cfg.seed)
     world = build_world(cfg, streams)
-    items, truth = world.metadata(), world.truth()
-
-    def factory(policy_cfg: Any, stream: str) -> PolicyFactory:
-        def make(version: int) -> Policy:
-            """A fresh, unfitted policy for a model version, with its own random stream."""
-            return make_policy(policy_cfg, items, streams.rng(f"{stream}/v{version}"), truth)
-
-        return make
-
-    plan = arm_plan(cfg, world.population.n_users, streams.entropy)
-    factories = {name: factory(cfg.ab.treatment, "treatment") if name == TREATMENT
-                 else factory(cfg.policy, "policy") for name in plan}
-    shadow = None if cfg.shadow is None else factory(cfg.shadow, "shadow")
-    eng = Engine(cfg, world, factories, plan, Path(run_dir), streams, shadow)
+    state = initial_state(cfg, world, streams)
+    faults = plan_faults(cfg, state.streams["faults"])
+    eng = build_engine(cfg, world, streams, state, Path(run_dir), faults.outages)
     env = simpy.Environment()
-    opened = {day: env.event() for day in range(cfg.days)}
-    done = env.process(nightly(env, eng, cfg.days, opened, on_day))
-    env.process(traffic(env, eng, cfg.days, opened))
+    clock = Clock.new(env, cfg.days)
+    done = env.process(nightly(env, eng, faults, cfg.days, clock, on_day))
+    env.process(traffic(env, eng, cfg, clock))
+    env.process(controller(eng, cfg.days, clock))
     # the hot path is many small matrix products: a BLAS thread pool costs more than it gives
     # (measured: real-time serving 2x slower with two BLAS threads on two cores)
     with threadpool_limits(limits=1, user_api="blas"):
         env.run(until=done)
+    return result_of(eng, streams.entropy)
+
+
+def result_of(eng: Engine, entropy: int) -> RunResult:
+    """The finished run as data."""
     metrics = pd.DataFrame(eng.rows, columns=["day", "arm", "metric", "value"])
-    shown = int(metrics.loc[metrics.metric == "impressions", "value"].sum())
-    return RunResult(metrics, streams.entropy, shown, eng)
+    shown = int(metrics.loc[metrics.metric == IMPRESSIONS, "value"].sum())
+    serving = [arm.name for arm in eng.arms if isinstance(arm, ServingArm)]
+    registry = pd.concat([arm.job.registry.frame().assign(arm=arm.name) for arm in eng.arms],
+                         ignore_index=True)
+    return RunResult(metrics, registry, entropy, shown, serving, eng.service.world,
+                     eng.service.log, eng.state)

@@ -7,9 +7,19 @@ day, so ``activity`` is the expected number of sessions per day.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from sim.config import TrafficConfig
+from conf.ranges import UNIT, Between, ranged
+
+
+@dataclass
+class TrafficConfig:
+    """Daily rhythm of arrivals: rate(h) ∝ 1 + amplitude * cos(2π (h - peak_hour) / 24)."""
+
+    diurnal_amplitude: float = ranged(0.6, UNIT)
+    peak_hour: float = ranged(20.0, Between(0.0, 24.0))
 
 
 def tick_shares(tick_hours: float, cfg: TrafficConfig) -> np.ndarray:

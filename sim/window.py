@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from conf.ranges import AtLeast, one_of, ranged
 from policies.types import TrainingWindow
-from sim.config import TrainConfig
 from sim.eventlog import EventLog
 
-WINDOW_COLUMNS = ["day", "user", "session", "position", "item", "propensity", "clicked", "completion"]
+WINDOW_COLUMNS = [
+    "day", "user", "session", "position", "item", "propensity", "clicked", "completion",
+]
+
+
+@dataclass
+class TrainConfig:
+    """What the nightly fit reads."""
+
+    window_days: int = ranged(14, AtLeast(1, integer=True))
+    # "click" or "complete" (a watch of at least complete_at)
+    label: str = ranged("click", one_of("click", "complete"))
+    # Deliberate leakage, to show what it does: "window" trains the gate's candidate on its
+    # own held-out day; "features" lets two_stage's training features see their labels' day.
+    # Each needs something to leak into: sim/checks.py holds that rule.
+    leakage: str = ranged("none", one_of("none", "window", "features"))
 
 
 def window_days(day: int, window: int, quarantined: Collection[int] = ()) -> list[int]:

@@ -12,6 +12,7 @@ from conftest import recloop
 from experiments import runs as rl
 from experiments.abreport import AB_METRICS, arm_means, bias_rows, design
 from experiments.report_cli import build_report
+from sim.metrics.catalogue import CTR
 
 SWEEP = ["-m", "users=small", "catalog=small", "days=4", "progress=false", "policy=popular",
          "policy@ab.treatment=item_knn", "pipeline.gate=false",
@@ -44,12 +45,12 @@ def test_bias_is_the_estimate_minus_the_same_seeds_global_effect(ab_sweep) -> No
     assert set(bias_rows(runs)["group"]) == {"all runs"}
     assert len(rows) == 2 * 2 * len(AB_METRICS)
     by = {(r.config["seed"], design(r)): r for r in runs}
-    control = arm_means(by[1, "all_control"]).at["control", "ctr"]
-    treated = arm_means(by[1, "all_treatment"]).at["treatment", "ctr"]
+    control = arm_means(by[1, "all_control"]).at["control", CTR]
+    treated = arm_means(by[1, "all_treatment"]).at["treatment", CTR]
     split = arm_means(by[1, "per_arm"])
-    row = rows.loc[(1, "per_arm", "ctr")]
+    row = rows.loc[(1, "per_arm", CTR)]
     assert row.global_effect == pytest.approx(treated - control)
-    assert row.ab_estimate == pytest.approx(split.at["treatment", "ctr"] - split.at["control", "ctr"])
+    assert row.ab_estimate == pytest.approx(split.at["treatment", CTR] - split.at["control", CTR])
     assert np.allclose(rows.bias, rows.ab_estimate - rows.global_effect)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.arms import assign_treatment
+from sim.assignment import assign_treatment
 from sim.config import RunConfig
 from sim.metrics.abtest import SRM_ALPHA, srm_p_value
 from sim.metrics.daily import ratio_with_se
@@ -103,14 +103,15 @@ def test_per_arm_training_reads_only_the_arms_rows(small_config: MakeConfig, tmp
 
     cfg = small_config("days=3", "policy=popular", "policy@ab.treatment=popular", "ab.share=0.5",
                        "ab.training=per_arm")
-    eng = simulate(cfg, tmp_path).engine
+    result = simulate(cfg, tmp_path)
     log = pd.read_parquet(tmp_path / "log")
-    for arm in eng.arms:
-        window = build_window(eng.log, 3, cfg.train, cfg.complete_at, eng.shape, arm=arm.name)
-        mine = log[(log.arm == arm.name) & log.clicked]
+    for arm in result.arms:
+        window = build_window(result.log, 3, cfg.train, cfg.complete_at, result.state.shape,
+                              arm=arm)
+        mine = log[(log.arm == arm) & log.clicked]
         assert window.interactions.sum() == len(mine)
         assert set(np.unique(window.interactions.nonzero()[0])) == set(mine.user.unique())
-        assert window.data_version != eng.log.data_version([0, 1, 2])
+        assert window.data_version != result.log.data_version([0, 1, 2])
 
 
 @pytest.mark.parametrize("training", ["per_arm", "pooled"])
@@ -119,7 +120,7 @@ def test_real_time_ranking_sees_todays_clicks_of_its_own_arm_only_when_per_arm(
 ) -> None:
     """Per-arm training isolates the arms' data, today's folded-in clicks included."""
     from policies.simple import PopularPolicy
-    from sim.arms import assign_treatment
+    from sim.assignment import assign_treatment
 
     cfg = small_config("days=2", "serving=realtime", "policy=popular",
                        "policy@ab.treatment=popular", "ab.share=0.5", f"ab.training={training}")

@@ -22,7 +22,10 @@ from sim.metrics.concentration import (
     share_of,
     top_share,
 )
-from sim.metrics.daily import DayTally, day_metrics
+from sim.metrics.catalogue import arm_values
+from sim.metrics.daily import DayTally
+from sim.metrics.inputs import ArmDay
+from sim.pipeline.state import ModelRecord
 
 counts_arrays = arrays(
     np.int64,
@@ -186,6 +189,15 @@ def test_graveyard_extremes() -> None:
 
 
 # ---------------------------------------------------------------------------- day_metrics
+
+
+def day_metrics(tally: DayTally, available: np.ndarray, item_value: np.ndarray,
+                never_shown: np.ndarray) -> dict[str, float]:
+    """An arm's row for day 0 of the launch catalog, after a night that deployed v1."""
+    night = ModelRecord(version=1, night=0, status="deployed")
+    release = np.zeros(tally.n_items, dtype=int)
+    return arm_values(ArmDay(0, tally, available, item_value, never_shown, release, members=10,
+                             outage_hours=0.0, night=night, production=1))
 
 
 def make_tally() -> DayTally:

@@ -8,9 +8,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from sim.config import TrainConfig
 from sim.eventlog import SCHEMA, EventLog
-from sim.window import build_window, window_days
+from sim.window import TrainConfig, build_window, window_days
 
 LABELS = {"arm": "main", "policy": "test"}
 

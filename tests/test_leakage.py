@@ -44,9 +44,9 @@ def test_window_leak_inflates_offline_ndcg_and_changes_nothing_online(
     lift = leaky["offline_ndcg_candidate"][judged] - honest["offline_ndcg_candidate"][judged]
     assert (lift > 0.1).all(), lift
     pd.testing.assert_frame_equal(leaky[ONLINE], honest[ONLINE])
-    baseline = [r.engine.registry_frame().popular_offline for r in (honest_run, leaky_run)]
+    baseline = [r.registry.popular_offline for r in (honest_run, leaky_run)]
     pd.testing.assert_series_equal(*baseline)
-    reg = leaky_run.engine.registry_frame()
+    reg = leaky_run.registry
     for night, days in zip(reg.night, reg.judged_train_days, strict=True):
         assert night < 2 or (night - 1) in json.loads(days)  # the held-out day itself
 

@@ -67,7 +67,7 @@ def test_logged_clicks_match_the_analytic_choice_model(
     """
     cfg = small_config("policy=random", "days=3")
     result = simulate(cfg, tmp_path)
-    world = result.engine.world
+    world = result.world
     log = pd.concat([pd.read_parquet(p) for p in sorted((tmp_path / "log").glob("*.parquet"))])
     k = cfg.serving.k
     slates = log.pivot(index="session", columns="position", values="item")
@@ -114,7 +114,7 @@ def test_each_night_fits_only_on_sealed_earlier_days(
     assert [day for day, _, _ in seen] == [0, 1, 2, 3, 4]
     for day, days, version in seen:
         assert all(d < day for d in days) and list(days) == list(range(max(0, day - 14), day))
-        assert version == result.engine.log.data_version(list(days))
+        assert version == result.log.data_version(list(days))
 
 
 def test_oracle_earns_more_true_utility_than_random(small_config: MakeConfig, tmp_path: Path) -> None:

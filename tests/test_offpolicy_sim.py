@@ -56,14 +56,15 @@ def serve(policy, users, ctx, world, rng) -> Sessions:
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory):
     cfg = check_job(SMALL + ["policy=popular", f"policy.epsilon={LOGGING_EPS}", "days=4"])
-    eng = simulate(cfg, tmp_path_factory.mktemp("ips")).engine
-    logging = eng.policy
+    result = simulate(cfg, tmp_path_factory.mktemp("ips"))
+    logging = result.policy()
     target = EpsilonGreedy(logging.base, TARGET_EPS, np.random.default_rng(5))
-    ctx = eng.context(cfg.days, 0.0)
-    users = eng.world.population.active_ids()
+    world = result.world
+    ctx = ServeContext(cfg.days, 0.0, world.catalog.available(cfg.days), result.state.seen)
+    users = result.state.users.active_ids()
     rng = np.random.default_rng(2026)
-    logged = serve(logging, np.tile(users, REPEATS), ctx, eng.world, rng)
-    realised = serve(target, np.tile(users, 4 * REPEATS), ctx, eng.world, rng)
+    logged = serve(logging, np.tile(users, REPEATS), ctx, world, rng)
+    realised = serve(target, np.tile(users, 4 * REPEATS), ctx, world, rng)
     target_prob = target.probabilities(np.tile(users, REPEATS), logged.items, ctx)
     return logged, realised, target_prob
 
@@ -137,5 +138,5 @@ def test_nightly_candidates_get_off_policy_estimates_only_from_exploring_logs(
     greedy = simulate(check_job([*SMALL, "days=4", "policy=popular"]), tmp_path / "greedy")
     m = greedy.metrics.pivot(index="day", columns="metric", values="value")
     assert m["ips_ctr_candidate"].isna().all()
-    notes = greedy.engine.registry_frame().offpolicy_note
+    notes = greedy.registry.offpolicy_note
     assert notes.str.contains("never explored").any()

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from sim.config import RunConfig
+from sim.pipeline.registry import load_model
 from sim.story import RunResult, simulate
 
 MakeConfig = Callable[..., RunConfig]
@@ -22,7 +23,7 @@ def run(make: MakeConfig, tmp_path: Path, *overrides: str) -> tuple[RunResult, p
 
 
 def registry(result: RunResult) -> pd.DataFrame:
-    return result.engine.registry.frame()
+    return result.registry
 
 
 def test_failed_validation_keeps_the_model_and_quarantines_the_day(
@@ -64,10 +65,10 @@ def test_models_are_saved_and_traceable(small_config: MakeConfig, tmp_path: Path
     reg = registry(result)
     deployed = reg[reg.status == "deployed"]
     assert all(Path(a).is_file() for a in deployed.artifact)
-    assert deployed.data_version.iloc[-1] == result.engine.log.data_version(
+    assert deployed.data_version.iloc[-1] == result.log.data_version(
         json.loads(deployed.train_days.iloc[-1]))
-    restored = result.engine.registry.load(int(deployed.version.iloc[-1]))
-    assert type(restored) is type(result.engine.policy)
+    restored = load_model(deployed.artifact.iloc[-1])
+    assert type(restored) is type(result.policy())
 
 
 def test_rollback_returns_to_the_previous_model(small_config: MakeConfig, tmp_path: Path) -> None:

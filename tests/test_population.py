@@ -1,4 +1,4 @@
-"""Synthetic users and catalog: generation statistics, satisfaction and churn.
+"""Synthetic users and catalog: generation statistics.
 
 Statistical checks state their tolerance in standard errors next to the assertion
 (two-sided normal tails: 4 SE -> 6.3e-5, 5 SE -> 5.7e-7 per check).
@@ -10,8 +10,6 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from scipy.special import chdtrc
 
 from agents.catalog import Catalog, CatalogConfig, generate_catalog, zipf_weights
@@ -20,9 +18,7 @@ from agents.population import (
     NICHE,
     Population,
     PopulationConfig,
-    churn_probability,
     generate_population,
-    next_satisfaction,
 )
 
 N_USERS = 20_000
@@ -87,12 +83,6 @@ def test_tastes_are_unit_vectors(population: Population, catalog: Catalog) -> No
     assert norms == pytest.approx(np.ones(N_USERS), abs=1e-5)  # float32 rounding
 
 
-def test_initial_state(population: Population) -> None:
-    assert np.all(population.satisfaction == POP_CFG.satisfaction_init)
-    assert not population.churned.any()
-    assert np.array_equal(population.active_ids(), np.arange(N_USERS))
-
-
 def test_niche_users_lean_toward_small_genres(population: Population, catalog: Catalog) -> None:
     shares = catalog.genre_shares()
     small = shares < np.median(shares)
@@ -108,65 +98,6 @@ def test_niche_users_lean_toward_small_genres(population: Population, catalog: C
     # difference of means beyond 4 SE of the difference: false failure < 1e-4 if the effect
     # is real; a model that ignored segments would fail
     assert niche.mean() - main.mean() > 4 * se
-
-
-# ---------------------------------------------------------------------------- satisfaction, churn
-
-
-def test_next_satisfaction_hand_case() -> None:
-    cfg = PopulationConfig(satisfaction_rate=0.1, idle_value=0.4)
-    s = np.array([0.5, 0.5, 0.9, 0.0])
-    clicked = np.array([True, False, True, False])
-    completion = np.array([0.9, 0.0, 0.2, 0.0])
-    # clicked: s + 0.1 (f - s); not clicked: s + 0.1 (0.4 - s)
-    expected = [0.5 + 0.04, 0.5 - 0.01, 0.9 - 0.07, 0.04]
-    assert next_satisfaction(s, clicked, completion, cfg) == pytest.approx(expected, abs=1e-12)
-
-
-@given(
-    s=st.floats(0, 1),
-    f=st.floats(0, 1),
-    clicked=st.booleans(),
-    rate=st.floats(0, 1),
-    idle=st.floats(0, 1),
-)
-@settings(max_examples=150, deadline=None)
-def test_next_satisfaction_moves_toward_the_session_outcome(
-    s: float, f: float, clicked: bool, rate: float, idle: float
-) -> None:
-    cfg = PopulationConfig(satisfaction_rate=rate, idle_value=idle)
-    new = float(next_satisfaction(np.array([s]), np.array([clicked]), np.array([f]), cfg)[0])
-    target = f if clicked else idle
-    assert new == pytest.approx(s + rate * (target - s), abs=1e-12)
-    # a convex combination: between the old value and the target, so stays in [0, 1]
-    assert min(s, target) - 1e-12 <= new <= max(s, target) + 1e-12
-
-
-def test_churn_probability_shape() -> None:
-    cfg = PopulationConfig(churn_base=0.002, churn_sensitivity=4.0)
-    s = np.linspace(0, 1, 101)
-    p = churn_probability(s, cfg)
-    assert np.all(np.diff(p) < 0)  # strictly decreasing while below the cap
-    assert p[-1] == pytest.approx(0.002, rel=1e-12)  # fully satisfied: the base hazard
-    assert p[0] == pytest.approx(0.002 * math.exp(4.0), rel=1e-12)
-
-
-@given(
-    a=st.floats(0, 1),
-    b=st.floats(0, 1),
-    base=st.floats(0, 1),
-    sensitivity=st.floats(0, 20),
-)
-@settings(max_examples=150, deadline=None)
-def test_churn_probability_is_monotone_and_capped(
-    a: float, b: float, base: float, sensitivity: float
-) -> None:
-    cfg = PopulationConfig(churn_base=base, churn_sensitivity=sensitivity)
-    lo, hi = sorted((a, b))
-    p_lo, p_hi = churn_probability(np.array([lo, hi]), cfg)
-    assert p_lo >= p_hi  # more satisfied -> no more likely to churn
-    assert 0 <= p_hi <= p_lo <= 1
-    assert churn_probability(np.array([1.0]), cfg)[0] == pytest.approx(base, rel=1e-12)
 
 
 # ---------------------------------------------------------------------------- catalog

@@ -14,8 +14,6 @@ from hypothesis import strategies as st
 from plotly.offline import get_plotlyjs
 
 from experiments.report import (
-    CONCENTRATION_LABELS,
-    ONLINE_LABELS,
     OTHER_SECTION,
     build_figures,
     build_report_html,
@@ -38,11 +36,25 @@ from experiments.runs import (
     variant_label,
     variant_order,
 )
+from sim.metrics.catalogue import (
+    CATALOGUE,
+    CONCENTRATION,
+    CTR,
+    ENTROPY,
+    GINI,
+    IMPRESSIONS,
+    ONLINE,
+    SE,
+    TOP1_SHARE,
+    UTILITY,
+)
 from sim.metrics.concentration import gini
 
 ARMS = ("arm_alpha", "arm_beta")  # distinctive: must not occur inside the plotly.js bundle
 UNKNOWN_METRIC = "novelty_score_xyz"
-ALL_LABELS = {**CONCENTRATION_LABELS, **ONLINE_LABELS}
+SECTION_LABELS = {s: {m.name: m.label for m in CATALOGUE.in_section(s)}
+                  for s in (CONCENTRATION, ONLINE)}
+ALL_LABELS = {**SECTION_LABELS[CONCENTRATION], **SECTION_LABELS[ONLINE]}
 
 
 @pytest.fixture(scope="module")
@@ -89,12 +101,12 @@ def test_page_has_labels_arms_and_unknown_metric(full_html: str, plotlyjs: str) 
 
 def test_sections_in_order(full_html: str) -> None:
     heads = re.findall(r"<h2>(.*?)</h2>", full_html)
-    assert heads == ["Popularity concentration", "Online behaviour", OTHER_SECTION]
+    assert heads == [CONCENTRATION, ONLINE, OTHER_SECTION]
 
 
 def test_no_other_section_when_all_metrics_known() -> None:
-    page = build_report_html(make_metrics(("gini", "ctr")), "t")
-    assert re.findall(r"<h2>(.*?)</h2>", page) == ["Popularity concentration", "Online behaviour"]
+    page = build_report_html(make_metrics((GINI, CTR)), "t")
+    assert re.findall(r"<h2>(.*?)</h2>", page) == [CONCENTRATION, ONLINE]
 
 
 def test_plotlyjs_inlined_once_and_nothing_fetched(full_html: str, plotlyjs: str) -> None:
@@ -109,7 +121,7 @@ def test_plotlyjs_inlined_once_and_nothing_fetched(full_html: str, plotlyjs: str
 
 def test_one_subplot_per_metric_and_consistent_arm_colours(full_frame: pd.DataFrame) -> None:
     figures = build_figures(full_frame)
-    expected_counts = [len(CONCENTRATION_LABELS), len(ONLINE_LABELS), 1]
+    expected_counts = [len(SECTION_LABELS[CONCENTRATION]), len(SECTION_LABELS[ONLINE]), 1]
     assert [len(fig.layout.annotations) for _, fig in figures] == expected_counts
     colours: dict[str, set[str]] = {arm: set() for arm in ARMS}
     for _, fig in figures:
@@ -121,8 +133,31 @@ def test_one_subplot_per_metric_and_consistent_arm_colours(full_frame: pd.DataFr
     assert colours[ARMS[0]] != colours[ARMS[1]]
 
 
+def test_axes_follow_the_catalogue_units() -> None:
+    """Shares read as percentages, fractions never get SI prefixes (5m, 2µ), counts may
+    (12k), and a unit the label needs is the axis title."""
+    frame = make_metrics((TOP1_SHARE, ENTROPY, CTR, IMPRESSIONS), arms=("solo",))
+    axes = {}
+    for _, fig in build_figures(frame):
+        for i, title in enumerate(fig.layout.annotations):
+            axes[title.text] = fig.layout["yaxis" if i == 0 else f"yaxis{i + 1}"]
+    share, bits, rate, count = (axes[CATALOGUE[m].label]
+                                for m in (TOP1_SHARE, ENTROPY, CTR, IMPRESSIONS))
+    assert share.tickformat.endswith("%") and share.hoverformat.endswith("%")
+    assert bits.title.text == "bits" and bits.exponentformat == "none"
+    assert rate.exponentformat == "none" and rate.title.text is None
+    assert count.exponentformat is None and count.tickformat is None
+
+
+def test_an_older_runs_undeclared_standard_error_is_still_a_band() -> None:
+    frame = make_metrics(("novelty", "novelty" + SE), arms=("solo",))
+    [(section, fig)] = build_figures(frame)
+    assert section == OTHER_SECTION
+    assert [t.fill for t in fig.data] == ["toself", None]
+
+
 def test_lines_follow_day_order_even_if_input_shuffled() -> None:
-    frame = make_metrics(("gini",), arms=("solo",)).sample(frac=1.0, random_state=0)
+    frame = make_metrics((GINI,), arms=("solo",)).sample(frac=1.0, random_state=0)
     [(_, fig)] = build_figures(frame)
     (trace,) = fig.data
     assert list(trace.x) == [0, 1, 2, 3, 4]
@@ -131,7 +166,7 @@ def test_lines_follow_day_order_even_if_input_shuffled() -> None:
 
 @pytest.mark.parametrize("dropped", [["value"], ["arm", "metric"]])
 def test_missing_columns_raise(dropped: list[str]) -> None:
-    frame = make_metrics(("gini",)).drop(columns=dropped)
+    frame = make_metrics((GINI,)).drop(columns=dropped)
     with pytest.raises(ValueError) as excinfo:
         build_report_html(frame, "t")
     for col in dropped:
@@ -148,7 +183,7 @@ def test_empty_frame_gives_no_data_page() -> None:
 
 def test_details_and_title_are_escaped() -> None:
     page = build_report_html(
-        make_metrics(("gini",)), "A <i>title</i>", {"<key>": "<b>x</b>", "policy": "a & b"}
+        make_metrics((GINI,)), "A <i>title</i>", {"<key>": "<b>x</b>", "policy": "a & b"}
     )
     assert "&lt;b&gt;x&lt;/b&gt;" in page
     assert "<b>x</b>" not in page
@@ -159,7 +194,7 @@ def test_details_and_title_are_escaped() -> None:
 
 def test_write_report_creates_dirs_and_leaves_only_target(tmp_path: Path) -> None:
     target = tmp_path / "runs" / "r1" / "report.html"
-    out = write_report(make_metrics(("gini",)), target, "first")
+    out = write_report(make_metrics((GINI,)), target, "first")
     assert out == target
     assert os.listdir(target.parent) == ["report.html"]
     assert target.stat().st_size > 0
@@ -169,7 +204,7 @@ def test_write_report_creates_dirs_and_leaves_only_target(tmp_path: Path) -> Non
 def test_write_report_replaces_existing_file(tmp_path: Path) -> None:
     target = tmp_path / "report.html"
     target.write_text("STALE-REPORT-MARKER", encoding="utf-8")
-    write_report(make_metrics(("ctr",)), target, "second")
+    write_report(make_metrics((CTR,)), target, "second")
     text = target.read_text(encoding="utf-8")
     assert "STALE-REPORT-MARKER" not in text
     assert "<h1>second</h1>" in text
@@ -187,7 +222,7 @@ def test_failed_write_keeps_old_report_and_no_temp(
 
     monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OSError, match="simulated crash"):
-        write_report(make_metrics(("gini",)), target, "new")
+        write_report(make_metrics((GINI,)), target, "new")
     assert target.read_text(encoding="utf-8") == "previous report"
     assert os.listdir(tmp_path) == ["report.html"]
 
@@ -255,15 +290,15 @@ def test_mean_lorenz_gini_is_mean_of_seed_ginis() -> None:
 
 def test_seed_aggregation_numbers() -> None:
     runs = [
-        fake_run({"policy": p, "seed": s}, {"ctr": v, "gini": [0.5] * 3}, f"{p}{s}")
+        fake_run({"policy": p, "seed": s}, {CTR: v, GINI: [0.5] * 3}, f"{p}{s}")
         for p, s, v in [("a", "0", [1.0, 2.0, 3.0]), ("a", "1", [3.0, 4.0, 7.0]),
                         ("b", "0", [0.0, 0.0, 0.0])]
     ]
     assign_variants(runs)
     combined = combined_metrics(runs)
     bands = seed_bands(combined).set_index(["arm", "metric", "day"])
-    assert bands.loc[("policy=a", "ctr", 2)].tolist() == [5.0, 3.0, 7.0]  # mean, lo, hi
-    per_run = final_means(combined, ["ctr"], days=2)  # days 1 and 2
+    assert bands.loc[("policy=a", CTR, 2)].tolist() == [5.0, 3.0, 7.0]  # mean, lo, hi
+    per_run = final_means(combined, [CTR], days=2)  # days 1 and 2
     assert sorted(per_run["value"]) == [0.0, 2.5, 5.5]
     stats = seed_stats(per_run, ["variant"]).set_index("variant")
     assert stats.loc["policy=a", "mean"] == pytest.approx(4.0)
@@ -274,8 +309,8 @@ def test_seed_aggregation_numbers() -> None:
 
 
 def test_bands_drawn_only_where_seeds_disagree() -> None:
-    frame = make_metrics(("gini", "ctr"), arms=("solo",)).assign(lo=lambda f: f.value)
-    frame["hi"] = np.where(frame.metric == "gini", frame.value + 1, frame.value)
+    frame = make_metrics((GINI, CTR), arms=("solo",)).assign(lo=lambda f: f.value)
+    frame["hi"] = np.where(frame.metric == GINI, frame.value + 1, frame.value)
     [(_, concentration), (_, online)] = build_figures(frame, legend_title="variant")
     assert [t.fill for t in concentration.data] == ["toself", None]
     assert [t.fill for t in online.data] == [None]
@@ -284,7 +319,7 @@ def test_bands_drawn_only_where_seeds_disagree() -> None:
 
 def test_numeric_parameter_axis_with_a_line_per_other_parameter() -> None:
     runs = [
-        fake_run({"eps": e, "serving": sv, "seed": s}, {"ctr": [float(e) + s2]}, f"{e}{sv}{s}")
+        fake_run({"eps": e, "serving": sv, "seed": s}, {CTR: [float(e) + s2]}, f"{e}{sv}{s}")
         for e in ("0.1", "0.05")
         for sv in ("batch", "realtime")
         for s, s2 in (("0", 0.0), ("1", 1.0))
@@ -310,13 +345,13 @@ def test_divergence_tau_and_ranks_on_a_hand_made_sweep() -> None:
         for seed in (0, 1):
             run = f"{variant}{seed}"
             for day in range(12):
-                rows += [(run, variant, day, "offline_ndcg_candidate", ndcg),
-                         (run, variant, day, "ctr", ctr), (run, variant, day, "mean_true_utility", util)]
+                rows += [(run, variant, day, dv.OFFLINE, ndcg),
+                         (run, variant, day, CTR, ctr), (run, variant, day, UTILITY, util)]
     frame = pd.DataFrame(rows, columns=["run", "variant", "day", "metric", "value"])
     frame = frame.assign(arm=frame["variant"], arm_name="main")  # as combined_metrics gives it
     table = dv.divergence_table(frame)
     taus = dv.kendall(table)
-    assert taus["ctr"] == pytest.approx(-1.0) and taus["mean_true_utility"] == pytest.approx(1.0)
+    assert taus[CTR] == pytest.approx(-1.0) and taus[UTILITY] == pytest.approx(1.0)
     page = dv.divergence_html(table, ["a", "b", "c"])
     assert "0.9 (#1)" in page and "Kendall τ vs offline" in page
 
@@ -326,13 +361,13 @@ def test_standard_errors_become_95_percent_bands_not_lines() -> None:
 
     frame = pd.DataFrame({
         "day": [0, 0, 0, 1], "arm": ["a", "a", "a", "a"],
-        "metric": ["ctr", "ctr_se", "gini", "ctr"], "value": [0.1, 0.01, 0.5, 0.2],
+        "metric": [CTR, CTR + SE, GINI, CTR], "value": [0.1, 0.01, 0.5, 0.2],
     })
     out = with_intervals(frame).set_index(["day", "metric"])
-    assert "ctr_se" not in set(out.index.get_level_values("metric"))
-    assert out.at[(0, "ctr"), "lo"] == pytest.approx(0.1 - 1.96 * 0.01)
-    assert out.at[(0, "ctr"), "hi"] == pytest.approx(0.1 + 1.96 * 0.01)
-    assert np.isnan(out.at[(0, "gini"), "lo"]) and np.isnan(out.at[(1, "ctr"), "hi"])
+    assert CTR + SE not in set(out.index.get_level_values("metric"))
+    assert out.at[(0, CTR), "lo"] == pytest.approx(0.1 - 1.96 * 0.01)
+    assert out.at[(0, CTR), "hi"] == pytest.approx(0.1 + 1.96 * 0.01)
+    assert np.isnan(out.at[(0, GINI), "lo"]) and np.isnan(out.at[(1, CTR), "hi"])
 
 
 def test_tradeoff_curve_joins_numeric_values_in_order_and_skips_categories() -> None:
@@ -345,9 +380,9 @@ def test_tradeoff_curve_joins_numeric_values_in_order_and_skips_categories() -> 
         for seed in (0, 1):
             path = f"run-{eps}-{seed}"
             runs.append(SimpleNamespace(path=path, overrides={"policy.epsilon": str(eps)}))
-            rows += [(path, f"eps={eps}", "main", "top1_share", top1 + 0.01 * seed),
-                     (path, f"eps={eps}", "main", "gini", 3 * top1),
-                     (path, f"eps={eps}", "main", "ctr", ctr)]
+            rows += [(path, f"eps={eps}", "main", TOP1_SHARE, top1 + 0.01 * seed),
+                     (path, f"eps={eps}", "main", GINI, 3 * top1),
+                     (path, f"eps={eps}", "main", CTR, ctr)]
     per_run = pd.DataFrame(rows, columns=["run", "variant", "arm_name", "metric", "value"])
     fig = tradeoff_figure(per_run, runs, "policy.epsilon", [])
     gini, top1 = fig.data

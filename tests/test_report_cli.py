@@ -14,6 +14,7 @@ from conftest import entry_point, recloop
 from plotly.offline import get_plotlyjs
 
 from experiments import runs as rl
+from sim.metrics.catalogue import CONCENTRATION, IMPRESSIONS
 
 SMALL = ["users=small", "catalog=small", "days=3", "progress=false"]
 VARIANTS = ("policy=random", "policy=popular")
@@ -64,7 +65,7 @@ def test_sweep_report_has_every_section(sweep_page: tuple[str, Path]) -> None:
         assert variant in page
     heads = re.findall(r"<h2>(.*?)</h2>", page)
     for head in ("Summary per variant", "Headline metrics against policy",
-                 "Exposure inequality (Lorenz curves)", "Popularity concentration",
+                 "Exposure inequality (Lorenz curves)", CONCENTRATION,
                  "Model registry timeline"):
         assert head in heads
     assert '"error_y"' in page
@@ -134,5 +135,5 @@ def test_loaded_sweep_groups_seeds_and_matches_logged_exposure(sweep: Path) -> N
     for run in runs:
         assert run.exposure_final.size == run.n_items == 300
         assert run.exposure_total.sum() == run.summary["impressions"]
-        last = run.metrics[(run.metrics.metric == "impressions")].sort_values("day").value.iloc[-1]
+        last = run.metrics[(run.metrics.metric == IMPRESSIONS)].sort_values("day").value.iloc[-1]
         assert run.exposure_final.sum() == last

@@ -9,7 +9,10 @@ import numpy as np
 import pandas as pd
 
 from sim.config import RunConfig
-from sim.shadow import Agreement
+from sim.metrics.agreement import Agreement
+from sim.metrics.catalogue import shadow_values
+from sim.metrics.inputs import ShadowDay
+from sim.pipeline.state import ModelRecord
 from sim.story import simulate
 
 MakeConfig = Callable[..., RunConfig]
@@ -21,7 +24,7 @@ def test_agreement_counts_overlap_top_item_and_clicked_item() -> None:
     shadow = np.array([[1, 2, 3], [4, 5, -1]])
     served = np.array([[3, 2, 9], [4, 6, 7]])
     agreement.add(shadow, served, clicked_item=np.array([9, 4]))
-    m = agreement.metrics()
+    m = shadow_values(ShadowDay(agreement, ModelRecord(1, 0, "deployed"), production=1))
     assert m["agreement_overlap"] == (2 / 3 + 1 / 3) / 2
     assert m["agreement_top1"] == 0.5
     assert m["clicked_item_in_shadow"] == 0.5  # 9 is not in the shadow's first slate
@@ -53,6 +56,6 @@ def test_a_different_shadow_is_judged_offline_and_disagrees(small_config: MakeCo
     assert (shadow.loc[2:, "agreement_overlap"] < 0.95).all()
     assert shadow.loc[2:, "offline_ndcg_candidate"].notna().all()
     assert (shadow.loc[1:, "model_version"] > 0).all()
-    reg = result.engine.registry_frame()
+    reg = result.registry
     assert set(reg.arm) == {"main", "shadow"}
     assert set(pd.read_parquet(tmp_path / "shadow_log").policy.astype(str)) == {"item_knn"}

@@ -16,8 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import integrate
 
-from sim.config import TrafficConfig
-from sim.traffic import draw_sessions, round_offsets, session_rounds, tick_shares
+from sim.traffic import TrafficConfig, draw_sessions, round_offsets, session_rounds, tick_shares
 
 # tick lengths the config allows: divisors of a day's 1,440 minutes
 DIVISOR_MINUTES = [m for m in range(1, 1441) if 1440 % m == 0]

@@ -6,10 +6,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from sim.config import FaultConfig, ValidationConfig
 from sim.eventlog import SCHEMA, SERVING_PATHS
-from sim.faults import draw_failed_nights, draw_outages, merge
-from sim.pipeline.validation import Bounds, validate_partition
+from sim.faults import FaultConfig, draw_failed_nights, draw_outages, merge
+from sim.pipeline.validation import Bounds, ValidationConfig, validate_partition
 
 BOUNDS = Bounds(day=3, n_users=10, n_items=20, k=5)
 

@@ -1,4 +1,4 @@
-"""What an A/B test reads each day: treatment − control effects and a sample-ratio check.
+"""The sample-ratio check an A/B test reads each day (its effects are in the catalogue).
 
 Effects are differences of ratio metrics whose standard errors come from per-user sums
 (``sim/metrics/daily.py``); the two arms hold disjoint users, so the difference's error is
@@ -16,9 +16,6 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.stats import chisquare
 
-from sim.arms import CONTROL, TREATMENT, Arm
-from sim.metrics.daily import RATIO_PARTS
-
 AB_ROWS = "ab"  # the arm label of test-level rows in the metrics table
 SRM_ALPHA = 0.001  # the usual threshold: below it, distrust the test
 
@@ -30,18 +27,3 @@ def srm_p_value(observed: Sequence[float], shares: Sequence[float]) -> float:
         return float("nan")
     expected = counts.sum() * np.asarray(shares, dtype=float)
     return float(chisquare(counts, expected).pvalue)
-
-
-def ab_metrics(arms: Sequence[Arm], share: float) -> dict[str, float]:
-    """Today's effects (treatment − control) with standard errors, and the SRM p-value."""
-    by_name = {arm.name: arm for arm in arms}
-    control, treatment = by_name[CONTROL], by_name[TREATMENT]
-    out: dict[str, float] = {}
-    for metric in RATIO_PARTS:
-        t, t_se = treatment.tally.per_user.ratio(metric)
-        c, c_se = control.tally.per_user.ratio(metric)
-        out[f"effect_{metric}"] = t - c
-        out[f"effect_{metric}_se"] = float(np.hypot(t_se, c_se))
-    exposed = [float(arm.ever_served.sum()) for arm in (control, treatment)]
-    out["srm_p_value"] = srm_p_value(exposed, [1 - share, share])
-    return out

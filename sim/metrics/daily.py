@@ -1,8 +1,9 @@
-"""One day's tally of what happened, and the tidy metric rows computed from it.
+"""One day's tally of what happened, per item and per user.
 
-The engine adds to a ``DayTally`` as sessions run; at midnight ``day_metrics`` turns it
-into rows of the metrics table (``day, arm, metric, value``). Ground-truth quantities
-(true utility, churn by hidden segment) are tallied here by the simulator, never logged.
+An arm adds to its ``DayTally`` as sessions run; at midnight the metric catalogue
+(``sim/metrics/catalogue.py``) turns it into the arm's row of the metrics table.
+Ground-truth quantities (true utility, churn by hidden segment) are tallied here by the
+simulator, never logged.
 """
 
 from __future__ import annotations
@@ -13,10 +14,7 @@ import numpy as np
 
 from agents.population import SEGMENT_NAMES
 from sim.eventlog import SERVING_PATHS
-from sim.metrics import concentration as conc
-from sim.metrics.offline import RANKING_METRICS
 from sim.metrics.slates import intra_list_diversity
-from sim.pipeline.registry import ModelRecord
 
 
 class UserSums:
@@ -40,18 +38,9 @@ class UserSums:
         self.utility[users] += utility
         self.watched[users] += watched
 
-    def ratio(self, metric: str) -> tuple[float, float]:
-        """A ratio metric and its standard error over users (see ``ratio_with_se``)."""
-        num, den = RATIO_PARTS[metric]
+    def ratio(self, num: str, den: str) -> tuple[float, float]:
+        """Σnum / Σden over users, by field name, and its standard error (``ratio_with_se``)."""
         return ratio_with_se(getattr(self, num), getattr(self, den))
-
-
-RATIO_PARTS = {  # ratio metric -> (numerator, denominator) per user
-    "ctr": ("clicks", "impressions"),
-    "completion_rate": ("completed", "clicks"),
-    "mean_true_utility": ("utility", "clicks"),
-    "watch_per_session": ("watched", "sessions"),  # watch time, in titles per session
-}
 
 
 def ratio_with_se(num: np.ndarray, den: np.ndarray) -> tuple[float, float]:
@@ -120,53 +109,3 @@ class DayTally:
 def ratio(num: float, den: float) -> float:
     """num / den, NaN when there is nothing to divide by (shown as a gap, not a zero)."""
     return float(num / den) if den else float("nan")
-
-
-def day_metrics(
-    tally: DayTally, available: np.ndarray, item_value: np.ndarray, never_shown: np.ndarray
-) -> dict[str, float]:
-    """All metrics of one day; exposure metrics are over released items only."""
-    counts, value = tally.impressions[available], item_value[available]
-    sessions = float(tally.per_user.sessions.sum())
-    rates = {name: tally.per_user.ratio(name) for name in RATIO_PARTS}  # (value, se)
-    metrics = {
-        "gini": conc.gini(counts),
-        "top1_share": conc.top_share(counts, 0.01),
-        "coverage": conc.coverage(counts),
-        "exposure_entropy": conc.exposure_entropy(counts),
-        "graveyard": conc.graveyard(counts, value),
-        "graveyard_never_shown": conc.graveyard(np.where(never_shown[available], 0, 1), value),
-        "impressions": float(tally.impressions.sum()),
-        "sessions": sessions,
-        **{name: value for name, (value, _) in rates.items()},
-        "active_users": float(tally.active_at_start.sum() - tally.churned.sum()),
-        "intra_list_diversity": ratio(tally.diversity_sum, tally.diversity_slates),
-        "users_served": float((tally.per_user.sessions > 0).sum()),
-    }
-    metrics |= {f"{name}_se": se for name, (_, se) in rates.items()}
-    for code, name in enumerate(SERVING_PATHS):
-        metrics[f"served_{name}_share"] = ratio(tally.paths[code], sessions)
-    for seg, name in enumerate(SEGMENT_NAMES):
-        metrics[f"churn_rate_{name}"] = ratio(tally.churned[seg], tally.active_at_start[seg])
-    return {k: float(v) for k, v in metrics.items()}
-
-
-def night_metrics(record: ModelRecord, production: int | None) -> dict[str, float]:
-    """What the night before the day decided, as numbers for the metrics table."""
-    nan = float("nan")
-    gate = nan if record.gate_passed is None else float(record.gate_passed)
-    out = {
-        "model_version": float(production or 0),
-        "deployed": float(record.status in ("deployed", "rolled_back")),
-        "validation_failed": float(record.status == "validation_failed"),
-        "nightly_failed": float(record.status == "job_failed"),
-        "gate_passed": gate,
-        "rolled_back": float(record.status == "rolled_back"),
-    }
-    for name in ("ips", "snips", "cascade_ips"):  # the candidate's CTR, estimated off-policy
-        out[f"{name}_ctr_candidate"] = record.offpolicy.get(name, nan)
-        out[f"{name}_ctr_candidate_se"] = record.offpolicy.get(f"{name}_se", nan)
-    for name in RANKING_METRICS:
-        out[f"offline_{name}_candidate"] = record.offline.get(name, nan)
-        out[f"offline_{name}_production"] = record.production_offline.get(name, nan)
-    return out

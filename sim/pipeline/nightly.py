@@ -21,25 +21,55 @@ CTR fell more than ``rollback_ctr_drop`` below its predecessor's last day is rol
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from conf.ranges import UNIT, AtLeast, one_of, ranged
 from policies.base import Policy, allowed_items, top_k
 from policies.types import ServeContext, TrainingWindow
 from policies.wrappers import greedy
-from sim.config import PipelineConfig, TrainConfig
 from sim.eventlog import EventLog
 from sim.metrics.offline import ranking_metrics
 from sim.metrics.offpolicy import SLATE_COLUMNS, explored, logged_slates, slate_estimates
-from sim.pipeline.registry import ModelRecord, Registry
-from sim.pipeline.validation import Bounds, validate_partition
-from sim.window import build_window, positives
+from sim.pipeline.registry import Registry
+from sim.pipeline.state import ModelRecord, PipelineState
+from sim.pipeline.validation import Bounds, ValidationConfig, validate_partition
+from sim.window import TrainConfig, build_window, positives
 
 PolicyFactory = Callable[[int], Policy]  # model version -> fresh, unfitted policy
 EvalContext = Callable[[int, np.ndarray], ServeContext]  # (day, users) -> context as of that day
+
+
+@dataclass
+class PipelineConfig:
+    """How the nightly job decides what serves tomorrow (see the module docstring).
+
+    A rollback loads the previous model's artifact, so ``rollback_ctr_drop > 0`` needs
+    ``save_models``; ``sim/checks.py`` holds that rule.
+    """
+
+    gate: bool = True
+    gate_metric: str = ranged("ndcg", one_of("precision", "recall", "ndcg", "hit_rate", "mrr"))
+    # candidate must reach this × production's offline metric
+    gate_ratio: float = ranged(0.98, AtLeast(0))
+    # What the candidate is compared with on its held-out day (see the module docstring):
+    # "popular": a most-popular ranking from the same window; "recent": the median score of
+    # the last `gate_history` candidates; "registered": production's score at its own gate;
+    # "live": production re-scored on the day it served. The production-based ones froze
+    # the loop in every run we tried (the logging model wins offline on its own clicks).
+    gate_baseline: str = ranged("popular", one_of("popular", "recent", "registered", "live"))
+    gate_history: int = ranged(7, AtLeast(1, integer=True))
+    # held-out users sampled for offline evaluation
+    eval_users: int = ranged(2000, AtLeast(1, integer=True))
+    refit_after_gate: bool = True  # retrain a passing candidate on days < d before deploying
+    # 0 = off; else roll back a new model whose CTR falls this much
+    rollback_ctr_drop: float = ranged(0.0, UNIT)
+    save_models: bool = True  # keep every candidate's artifact under models/
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
 
 
 @dataclass
@@ -54,17 +84,22 @@ class NightlyJob:
     """Owns the registry, the quarantine list and the volume history; runs one night at a time."""
 
     def __init__(self, cfg: PipelineConfig, train: TrainConfig, complete_at: float,
-                 log: EventLog, registry: Registry, factory: PolicyFactory,
+                 log: EventLog, models: Path, state: PipelineState, factory: PolicyFactory,
                  rng: np.random.Generator, arm: str | None = None) -> None:
-        """``arm``: train and evaluate on that arm's rows only (None: the whole log)."""
+        """``arm``: train and evaluate on that arm's rows only (None: the whole log).
+
+        ``state`` is what carries over between nights; ``models`` holds the artifacts.
+        """
         self.cfg, self.train, self.complete_at = cfg, train, complete_at
         self.arm = arm
-        self.log, self.registry, self.factory, self.rng = log, registry, factory, rng
+        self.log, self.factory, self.rng = log, factory, rng
+        self.state = state
+        self.registry = Registry(models, state)
         self.estimate_rng = rng.spawn(1)[0]  # off-policy samples never shift the gate's draws
-        self.quarantined: set[int] = set()
-        self.volumes: list[int] = []
-        self.scores: list[float] = []  # every judged candidate's offline gate metric
-        self.production: Policy | None = None
+
+    @property
+    def quarantined(self) -> set[int]:
+        return self.state.quarantined
 
     def run(self, day: int, shape: tuple[int, int], k: int, eval_ctx: EvalContext,
             crashed: bool, ctr: dict[int, float]) -> NightOutcome:
@@ -83,7 +118,7 @@ class NightlyJob:
                         eval_ctx: EvalContext) -> NightOutcome:
         rec = ModelRecord(version, day, "deployed")
         candidate = self.factory(version)
-        gated = self.cfg.gate and self.production is not None and day >= 2 \
+        gated = self.cfg.gate and self.state.model is not None and day >= 2 \
             and (day - 1) not in self.quarantined
         if gated:
             peek = self.train.leakage == "window"  # the held-out day leaks into training
@@ -104,11 +139,11 @@ class NightlyJob:
         if not self.cfg.validation.enabled:
             return []
         bounds = Bounds(day, shape[0], shape[1], k)
-        report = validate_partition(self.log.table(day), bounds, self.volumes, self.cfg.validation)
+        report = validate_partition(self.log.table(day), bounds, self.state.volumes, self.cfg.validation)
         if report.passed:
-            self.volumes.append(report.rows)
+            self.state.volumes.append(report.rows)
         else:
-            self.quarantined.add(day)
+            self.state.quarantined.add(day)
         return report.problems
 
     def _rollback(self, day: int, version: int, ctr: dict[int, float]) -> NightOutcome | None:
@@ -127,8 +162,8 @@ class NightlyJob:
         rec = ModelRecord(version, day, "rolled_back", problems=[why])
         self.registry.record(rec)
         self.registry.promote(back)
-        self.production = self.registry.load(back)
-        return NightOutcome(rec, self.production)
+        self.state.model = self.registry.load(back)
+        return NightOutcome(rec, self.state.model)
 
     def _fit(self, policy: Policy, day: int, shape: tuple[int, int]) -> TrainingWindow:
         window = self._window(day, shape)
@@ -153,7 +188,7 @@ class NightlyJob:
         ``window`` holds days before ``eval_day`` only: the most-popular baseline is built
         from it, so a leaky candidate never drags the baseline along.
         """
-        assert self.production is not None
+        assert self.state.model is not None
         users, relevant = self._held_out(eval_day, shape)
         rec.eval_day = eval_day
         if users.size == 0:
@@ -161,13 +196,13 @@ class NightlyJob:
         ctx = eval_ctx(eval_day, users)
         rec.offline = ranking_metrics(greedy(candidate).recommend(users, k, ctx).items, relevant)
         self._estimate_online(rec, candidate, eval_day, eval_ctx)
-        ranked = greedy(self.production).recommend(users, k, ctx).items
+        ranked = greedy(self.state.model).recommend(users, k, ctx).items
         rec.production_offline = ranking_metrics(ranked, relevant)
         popularity = np.asarray(window.interactions.sum(axis=0)).ravel()
         rec.popular_offline = ranking_metrics(most_popular(popularity, users, k, ctx), relevant)
         baseline = self._baseline(rec)
         score = rec.offline[self.cfg.gate_metric]
-        self.scores.append(score)
+        self.state.scores.append(score)
         if baseline is None:
             return  # nothing to compare with yet: no verdict
         rec.gate_passed = bool(score >= self.cfg.gate_ratio * baseline)
@@ -200,7 +235,7 @@ class NightlyJob:
         if how == "popular":
             return rec.popular_offline[metric]
         if how == "recent":
-            recent = self.scores[-self.cfg.gate_history :]
+            recent = self.state.scores[-self.cfg.gate_history :]
             return float(np.median(recent)) if recent else None
         assert self.registry.production is not None
         return self.registry.records[self.registry.production - 1].offline.get(metric)
@@ -217,14 +252,14 @@ class NightlyJob:
     def _deploy(self, rec: ModelRecord, candidate: Policy) -> NightOutcome:
         self.registry.record(rec, candidate if self.cfg.save_models else None)
         self.registry.promote(rec.version)
-        self.production = candidate
+        self.state.model = candidate
         return NightOutcome(rec, candidate)
 
     def _keep(self, rec: ModelRecord) -> NightOutcome:
         """Record a night that changes nothing: production keeps serving."""
         self.registry.record(rec)
-        assert self.production is not None, "the first night must deploy a model"
-        return NightOutcome(rec, self.production)
+        assert self.state.model is not None, "the first night must deploy a model"
+        return NightOutcome(rec, self.state.model)
 
 
 def most_popular(popularity: np.ndarray, users: np.ndarray, k: int, ctx: ServeContext) -> np.ndarray:

@@ -9,46 +9,38 @@ from __future__ import annotations
 
 import json
 import pickle
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from policies.base import Policy
 from sim.atomic import atomic_path
+from sim.pipeline.state import ModelRecord, PipelineState
 
-
-@dataclass
-class ModelRecord:
-    """One nightly candidate and what became of it."""
-
-    version: int
-    night: int  # trained the night before this day
-    status: str  # deployed | rejected | validation_failed | job_failed | rolled_back
-    data_version: str = ""
-    train_days: list[int] = field(default_factory=list)  # of the model that was registered
-    judged_train_days: list[int] = field(default_factory=list)  # of the gate's fit, before a refit
-    eval_day: int | None = None
-    offline: dict[str, float] = field(default_factory=dict)  # candidate on the eval day
-    production_offline: dict[str, float] = field(default_factory=dict)  # re-scored live
-    popular_offline: dict[str, float] = field(default_factory=dict)  # most-popular reference
-    offpolicy: dict[str, float] = field(default_factory=dict)  # candidate's CTR from the log
-    offpolicy_note: str = ""  # why there is no off-policy estimate, when there is none
-    gate_passed: bool | None = None
-    problems: list[str] = field(default_factory=list)
-    artifact: str = ""
-    config: dict[str, Any] = field(default_factory=dict)
 
 
 class Registry:
     """Versions, artifacts on disk, and the pointer to the production model."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, state: PipelineState) -> None:
+        """``state`` holds the records and pointers (shared with the pipeline that owns it)."""
         self.root = Path(root)
-        self.records: list[ModelRecord] = []
-        self.production: int | None = None  # version serving now
-        self.previous: int | None = None  # version that served before it, for rollback
+        self.state = state
+
+    @property
+    def records(self) -> list[ModelRecord]:
+        return self.state.records
+
+    @property
+    def production(self) -> int | None:
+        """The version serving now."""
+        return self.state.production
+
+    @property
+    def previous(self) -> int | None:
+        """The version that served before it, for rollback."""
+        return self.state.previous
 
     def next_version(self) -> int:
         return len(self.records) + 1
@@ -65,17 +57,16 @@ class Registry:
 
     def promote(self, version: int) -> None:
         """Make ``version`` the production model, remembering the one it replaces."""
-        if version != self.production:
-            self.previous, self.production = self.production, version
+        state = self.state
+        if version != state.production:
+            state.previous, state.production = state.production, version
 
     def load(self, version: int) -> Policy:
         """The saved policy of a version (for rollback)."""
         rec = self.records[version - 1]
         if not rec.artifact:
             raise FileNotFoundError(f"model v{version} has no saved artifact")
-        policy = pickle.loads(Path(rec.artifact).read_bytes())
-        assert isinstance(policy, Policy)
-        return policy
+        return load_model(rec.artifact)
 
     def frame(self) -> pd.DataFrame:
         """One row per record, nested fields as JSON text (for reports and Parquet)."""
@@ -87,3 +78,11 @@ class Registry:
                 row[key] = json.dumps(row[key], sort_keys=True)
             rows.append(row)
         return pd.DataFrame(rows, columns=list(ModelRecord.__dataclass_fields__))
+
+
+def load_model(artifact: str | Path) -> Policy:
+    """A saved model from its artifact path (a registry record's ``artifact``)."""
+    policy = pickle.loads(Path(artifact).read_bytes())
+    if not isinstance(policy, Policy):
+        raise TypeError(f"{artifact} does not hold a recloop policy")
+    return policy

@@ -13,8 +13,21 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from sim.config import ValidationConfig
+from conf.ranges import UNIT, AtLeast, ranged
 from sim.eventlog import SCHEMA
+
+
+@dataclass
+class ValidationConfig:
+    """Tolerances of the nightly data checks."""
+
+    enabled: bool = True
+    # for every column except propensity (null = unknown)
+    max_null_rate: float = ranged(0.0, UNIT)
+    # a day below this × the trailing mean volume fails
+    volume_low: float = ranged(0.5, AtLeast(0))
+    volume_high: float = ranged(2.0, AtLeast(0, strict=True))  # ... and above this ×
+    trailing_days: int = ranged(7, AtLeast(1, integer=True))
 
 
 @dataclass(frozen=True)

@@ -1,25 +1,18 @@
-"""A/B arms: who is in which arm, and what each arm owns.
+"""A/B assignment: which serving arm each user belongs to.
 
 Every run has at least one arm. Without an A/B test it is the single arm ``cfg.arm`` serving
 everyone. With one, a seeded hash of the user id splits the population between ``control``
-(the run's ``policy``) and ``treatment`` (``ab.treatment``). Each arm has its own nightly
-job, model registry, serving lists and daily tally; the event log, the world and the users'
-watch history are shared, as they are in production.
+(the run's ``policy``) and ``treatment`` (``ab.treatment``). What each arm then owns is
+``sim/serving_arm.py``'s business.
 """
 
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from policies.base import Policy
 from sim.config import RunConfig
-from sim.metrics.daily import DayTally
-from sim.pipeline.nightly import NightlyJob, NightOutcome
-from sim.pipeline.registry import Registry
-from sim.serving import Server
 
 CONTROL, TREATMENT = "control", "treatment"
 
@@ -48,26 +41,3 @@ def arm_plan(cfg: RunConfig, n_users: int, entropy: int) -> dict[str, np.ndarray
     treated = assign_treatment(n_users, cfg.ab.share, cfg.ab.salt, entropy)
     plan = {CONTROL: ~treated, TREATMENT: treated}
     return {name: members for name, members in plan.items() if members.any()}
-
-
-@dataclass
-class Arm:
-    """One arm's policy, pipeline, serving lists and running state."""
-
-    name: str
-    members: np.ndarray  # bool[n_users]
-    job: NightlyJob
-    server: Server
-    tally: DayTally
-    never_shown: np.ndarray  # bool[n_items]: never shown to this arm so far
-    ever_served: np.ndarray  # bool[n_users]: had a session so far (the SRM check's units)
-    policy: Policy | None = None
-    night: NightOutcome | None = None
-    epsilon: float | None = None  # the controller's exploration rate, when adaptive
-    last_top1_share: float = float("nan")
-    ctr: dict[int, float] = field(default_factory=dict)
-    positives_by_day: dict[int, np.ndarray] = field(default_factory=dict)  # per item
-
-    @property
-    def registry(self) -> Registry:
-        return self.job.registry

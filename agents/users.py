@@ -1,0 +1,94 @@
+"""The users' side of a session as pure transitions: respond to a slate, then move on.
+
+The engine hands each arriving user a slate and takes back the responses and the users'
+new state rows; it never reaches into the population's arrays. Both steps are pure: they
+read their inputs and a random stream, return new values and mutate nothing, so a test
+can replay them, and a new behaviour is one more transition with its own state fields.
+
+* ``respond``: examine, click at most once, watch (``agents/choice.py``).
+* ``next_state``: satisfaction moves toward how the session went (completion if clicked,
+  else ``idle_value``); the user then churns with probability
+  ``min(1, churn_base * exp(churn_sensitivity * (1 - satisfaction)))``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from agents.catalog import Catalog
+from agents import choice
+from agents.choice import ChoiceConfig, Responses
+from agents.population import Population, PopulationConfig
+
+
+@dataclass
+class UserState:
+    """What changes about users during a run, one row per user (traits live in Population)."""
+
+    satisfaction: np.ndarray  # float64[n] in [0, 1]
+    churned: np.ndarray  # bool[n]
+
+    @classmethod
+    def initial(cls, n_users: int, cfg: PopulationConfig) -> UserState:
+        return cls(np.full(n_users, cfg.satisfaction_init), np.zeros(n_users, dtype=bool))
+
+    def rows(self, users: np.ndarray) -> UserState:
+        """A copy of some users' rows."""
+        return UserState(self.satisfaction[users], self.churned[users])
+
+    def put(self, users: np.ndarray, rows: UserState) -> None:
+        """Write new rows back (the owner of the state does this, never a transition)."""
+        self.satisfaction[users] = rows.satisfaction
+        self.churned[users] = rows.churned
+
+    def active_ids(self) -> np.ndarray:
+        """Users who have not churned."""
+        return np.flatnonzero(~self.churned)
+
+
+@dataclass(frozen=True)
+class Users:
+    """The hidden population and the models that drive it: what ``respond`` reads."""
+
+    population: Population
+    catalog: Catalog
+    choice: ChoiceConfig
+    cfg: PopulationConfig
+
+    def segments(self, users: np.ndarray) -> np.ndarray:
+        """Hidden segment of each user, for the simulator's own tallies (never logged)."""
+        return self.population.segment[users]
+
+
+def respond(users: Users, state: UserState, ids: np.ndarray, items: np.ndarray,
+            rng: np.random.Generator) -> Responses:
+    """Each user's reaction to their slate (row of ``items``); ``state`` holds their rows.
+
+    The choice model does not depend on state yet; behaviours with memory will read it.
+    """
+    del state  # part of the contract: later behaviours (fatigue, satiation) read it
+    return choice.respond(users.population.taste[ids], items, users.catalog, users.choice, rng)
+
+
+def next_state(state: UserState, responses: Responses, cfg: PopulationConfig,
+               rng: np.random.Generator) -> UserState:
+    """The users' rows after their session: new satisfaction, then a churn draw from it."""
+    satisfaction = next_satisfaction(state.satisfaction, responses.clicked,
+                                     responses.completion, cfg)
+    leaving = rng.random(satisfaction.size) < churn_probability(satisfaction, cfg)
+    return UserState(satisfaction, state.churned | leaving)
+
+
+def next_satisfaction(
+    satisfaction: np.ndarray, clicked: np.ndarray, completion: np.ndarray, cfg: PopulationConfig
+) -> np.ndarray:
+    """Move satisfaction toward how the session went: completion if clicked, else idle_value."""
+    outcome = np.where(clicked, completion, cfg.idle_value)
+    return satisfaction + cfg.satisfaction_rate * (outcome - satisfaction)
+
+
+def churn_probability(satisfaction: np.ndarray, cfg: PopulationConfig) -> np.ndarray:
+    """Per-session hazard: churn_base * exp(sensitivity * (1 - satisfaction)), capped at 1."""
+    return np.minimum(1.0, cfg.churn_base * np.exp(cfg.churn_sensitivity * (1 - satisfaction)))

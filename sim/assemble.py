@@ -1,0 +1,115 @@
+"""Build a run's pieces from its config: the state, the service, the arms, the engine.
+
+Every serving arm gets its own nightly job, registry and server; a shadow gets the same
+pieces and serves nobody; an A/B test adds a readout between the arms and the shadow in
+the metrics table. Streams are named, so building order never changes a random number.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.users import UserState
+from policies.base import Policy
+from policies.registry import make_policy
+from sim.ab_readout import ABReadout
+from sim.assignment import CONTROL, TREATMENT, arm_plan
+from sim.config import RunConfig
+from sim.engine import Closer, Engine
+from sim.eventlog import EventLog
+from sim.faults import Outages
+from sim.pipeline.nightly import NightlyJob, PolicyFactory
+from sim.pipeline.state import PipelineState
+from sim.rounds import Arm
+from sim.seeding import Streams
+from sim.service import Service
+from sim.serving import Server, ServingLists
+from sim.serving_arm import ServingArm
+from sim.shadow import SHADOW, ShadowArm
+from sim.state import RunState, ServingState, ShadowState
+from sim.world import World
+
+SHARED_STREAMS = ("traffic", "choice", "churn", "clock", "faults")
+
+
+def initial_state(cfg: RunConfig, world: World, streams: Streams) -> RunState:
+    """The run before its first night."""
+    n_users, n_items = world.population.n_users, world.catalog.n_items
+    return RunState(users=UserState.initial(n_users, cfg.users),
+                    seen=np.zeros((n_users, n_items), dtype=bool), arms={},
+                    streams={name: streams.rng(name) for name in SHARED_STREAMS})
+
+
+def factory(cfg: RunConfig, world: World, streams: Streams, policy_cfg: Any,
+            stream: str) -> PolicyFactory:
+    """Fresh, unfitted policies of one kind, one random stream per model version."""
+    items, truth = world.metadata(), world.truth()
+
+    def make(version: int) -> Policy:
+        return make_policy(policy_cfg, items, streams.rng(f"{stream}/v{version}"), truth)
+
+    return make
+
+
+def build_engine(cfg: RunConfig, world: World, streams: Streams, state: RunState,
+                 run_dir: Path, outages: Outages) -> Engine:
+    """The service, every arm and every closer of the metrics table, around ``state``."""
+    service = Service(cfg, world, EventLog(Path(run_dir) / "log"), state, outages)
+    plan = arm_plan(cfg, world.population.n_users, streams.entropy)
+    serving = [serving_arm(service, name, members, streams, run_dir, len(plan))
+               for name, members in plan.items()]
+    arms: list[Arm] = list(serving)
+    closers: list[Closer] = list(serving)
+    if len(serving) > 1:
+        by_name = {arm.name: arm.state for arm in serving}
+        closers.append(ABReadout(by_name[CONTROL], by_name[TREATMENT], cfg.ab.share))
+    if cfg.shadow is not None:
+        shadow = shadow_arm(service, streams, run_dir)
+        arms.append(shadow)
+        closers.append(shadow)
+    return Engine(service, arms, closers)
+
+
+def _job(service: Service, make: PolicyFactory, models: Path, rng: np.random.Generator,
+         arm: str | None) -> tuple[NightlyJob, PipelineState]:
+    cfg, pipeline = service.cfg, PipelineState()
+    job = NightlyJob(cfg.pipeline, cfg.train, cfg.complete_at, service.log, models, pipeline,
+                     make, rng, arm=arm)
+    return job, pipeline
+
+
+def _server(cfg: RunConfig, lists: ServingLists) -> Server:
+    serving = cfg.serving
+    return Server(serving.name, serving.k, serving.spare, serving.hybrid_candidates, lists)
+
+
+def serving_arm(service: Service, name: str, members: np.ndarray, streams: Streams,
+                run_dir: Path, n_arms: int) -> ServingArm:
+    """One arm of the plan: its models under ``models/`` (``models/<arm>/`` in a test)."""
+    cfg, world = service.cfg, service.world
+    policy_cfg, stream = (cfg.ab.treatment, "treatment") if name == TREATMENT else (cfg.policy,
+                                                                                   "policy")
+    models = Path(run_dir) / "models" if n_arms == 1 else Path(run_dir) / "models" / name
+    rng = streams.rng("pipeline" if cfg.ab.treatment is None else f"pipeline/{name}")
+    own = name if cfg.ab.training == "per_arm" and n_arms > 1 else None
+    job, pipeline = _job(service, factory(cfg, world, streams, policy_cfg, stream), models,
+                         rng, own)
+    n_items = world.catalog.n_items
+    state = ServingState(members, service.new_tally(members), np.ones(n_items, dtype=bool),
+                         np.zeros(members.size, dtype=bool), pipeline)
+    service.state.arms[name] = state
+    return ServingArm(name, service, job, _server(cfg, state.lists), state)
+
+
+def shadow_arm(service: Service, streams: Streams, run_dir: Path) -> ShadowArm:
+    """The shadow candidate: trained on the whole log, its models under ``models/shadow``."""
+    cfg = service.cfg
+    make = factory(cfg, service.world, streams, cfg.shadow, "shadow")
+    job, pipeline = _job(service, make, Path(run_dir) / "models" / SHADOW,
+                         streams.rng(f"pipeline/{SHADOW}"), None)
+    state = ShadowState(pipeline)
+    service.state.arms[SHADOW] = state
+    return ShadowArm(service, job, _server(cfg, state.lists), state, run_dir)

@@ -1,0 +1,113 @@
+"""A serving arm: its night, its serving and its close of day.
+
+Without an A/B test the run has one serving arm (``cfg.arm``) for everyone; with one, a
+control and a treatment arm each serve their own users. An arm's running state is its
+``ServingState`` (in ``RunState``); the arm itself holds only the pieces that act on it:
+the nightly job and the server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from agents.users import next_state, respond
+from sim.impressions import Source, log_served
+from sim.metrics.catalogue import CTR, TOP1_SHARE, arm_values
+from sim.metrics.inputs import ArmDay
+from sim.pipeline.nightly import NightlyJob
+from sim.rounds import Outcome, Round
+from sim.service import Service
+from sim.serving import Server
+from sim.state import ServingState
+
+
+class ServingArm:
+    """Serves its members' requests with its own pipeline's model."""
+
+    def __init__(self, name: str, service: Service, job: NightlyJob, server: Server,
+                 state: ServingState) -> None:
+        self.name, self.service, self.job, self.server, self.state = (
+            name, service, job, server, state)
+        self.reads_pooled_recent = job.arm is None  # pooled training: everyone's positives
+
+    def night(self, day: int, crashed: bool) -> None:
+        """Train, gate and deploy; then, unless the job crashed, precompute the lists."""
+        st, svc = self.state, self.service
+        night = self.job.run(day, svc.state.shape, svc.cfg.serving.k, svc.eval_context,
+                             crashed, st.ctr)
+        st.policy, st.night = night.policy, night.record
+        self._apply_epsilon()
+        if night.record.status != "job_failed":  # a crashed job leaves yesterday's lists
+            active = svc.state.users.active_ids()
+            popularity = svc.popularity(st.positives_by_day, day, self.job.quarantined)
+            self.server.prepare(st.policy, active[st.members[active]], svc.context(day, 0.0),
+                                popularity)
+        st.tally = svc.new_tally(st.members)
+
+    def _apply_epsilon(self) -> None:
+        """Adaptive exploration: the controller's epsilon carries across model deploys."""
+        if not self.service.cfg.controller.adaptive_epsilon:
+            return
+        st = self.state
+        if not hasattr(st.policy, "epsilon"):
+            raise TypeError("controller.adaptive_epsilon needs policy.epsilon > 0 (an explorer)")
+        if st.epsilon is None:
+            st.epsilon = float(st.policy.epsilon)
+        st.policy.epsilon = st.epsilon
+
+    def serve(self, rnd: Round) -> Outcome | None:
+        """Serve the members among the round's users; they respond and move on."""
+        st, svc = self.state, self.service
+        mine = st.members[rnd.users]
+        if not mine.any():
+            return None
+        users, times, down = rnd.users[mine], rnd.times[mine], rnd.down[mine]
+        ctx = rnd.ctx if self.reads_pooled_recent else replace(
+            rnd.ctx, recent=svc.recent(st.members))
+        assert st.policy is not None
+        served = self.server.serve(st.policy, users, ctx, down)
+        st.ever_served[users] = True
+        before = svc.state.users.rows(users)
+        streams = svc.state.streams
+        resp = respond(svc.users, before, users, served.slates.items, streams["choice"])
+        sessions = svc.session_ids(users.size)
+        source = Source(self.name, st.policy.name, self.job.registry.production or 0)
+        log_served(svc.log, source, rnd.day, users, times, sessions, served,
+                   resp.click_position, resp.completion)
+        after = next_state(before, resp, svc.cfg.users, streams["churn"])
+        outcome = Outcome(self.name, users, times, sessions, down, served, resp, after)
+        self._tally(outcome, before.churned)
+        return outcome
+
+    def _tally(self, outcome: Outcome, churned_before: np.ndarray) -> None:
+        """Count the sessions, and the users they made leave, in today's tally."""
+        svc, resp = self.service, outcome.responses
+        completed = resp.clicked & (resp.completion >= svc.cfg.complete_at)
+        rows = np.arange(outcome.users.size)
+        utility = resp.utility[rows, resp.click_position.clip(0)]
+        self.state.tally.add_sessions(outcome.users, outcome.served.slates.items,
+                                      outcome.served.path, resp.clicked, completed, utility,
+                                      svc.world.catalog.genre, watched=resp.completion)
+        left = outcome.after.churned & ~churned_before
+        self.state.tally.add_churn(svc.users.segments(outcome.users[left]))
+
+    def observe(self, outcomes: list[Outcome], rnd: Round) -> None:
+        """A serving arm acts on its own outcome only."""
+
+    def close_day(self, day: int) -> dict[str, float]:
+        """Midnight: the day's metrics; remember what the controller and the lists need."""
+        st, svc = self.state, self.service
+        catalog = svc.world.catalog
+        st.never_shown &= st.tally.impressions == 0
+        assert st.night is not None
+        values = arm_values(ArmDay(
+            day, st.tally, catalog.available(day), svc.item_value, st.never_shown,
+            catalog.release_day, int(st.members.sum()),
+            svc.outages.hours_down(24.0 * day, 24.0 * (day + 1)), st.night,
+            self.job.registry.production, st.epsilon))
+        st.ctr[day] = values[CTR]
+        st.last_top1_share = values[TOP1_SHARE]
+        st.positives_by_day[day] = svc.item_positives(day, self.job.arm)
+        return values

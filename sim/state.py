@@ -1,0 +1,72 @@
+"""Everything that changes during a run, as plain typed values.
+
+``RunState`` is the whole of it at any moment the story pauses (for instance at midnight
+of day d): the users' state, the watched memory, each arm's running state (its pipeline's
+included), the log cursor, today's positives so far and the random streams, whose
+positions live in their bit generators. The functions that change state take it as an
+argument; no component keeps a private copy of anything here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from agents.users import UserState
+from policies.base import Policy
+from sim.metrics.agreement import Agreement
+from sim.metrics.daily import DayTally
+from sim.pipeline.state import ModelRecord
+from sim.pipeline.state import PipelineState
+from sim.serving import ServingLists
+
+
+@dataclass
+class ServingState:
+    """One serving arm's running state."""
+
+    members: np.ndarray  # bool[n_users]: the arm's users
+    tally: DayTally  # today's counts
+    never_shown: np.ndarray  # bool[n_items]: never shown to this arm so far
+    ever_served: np.ndarray  # bool[n_users]: had a session so far (the SRM check's units)
+    pipeline: PipelineState
+    policy: Policy | None = None  # the model serving today
+    night: ModelRecord | None = None  # what the night before today decided
+    lists: ServingLists = field(default_factory=ServingLists)  # what the night precomputed
+    epsilon: float | None = None  # the controller's exploration rate, when adaptive
+    last_top1_share: float = float("nan")
+    ctr: dict[int, float] = field(default_factory=dict)  # online CTR per closed day
+    positives_by_day: dict[int, np.ndarray] = field(default_factory=dict)  # per item
+
+
+@dataclass
+class ShadowState:
+    """A shadow arm's running state: its pipeline and today's agreement with production."""
+
+    pipeline: PipelineState
+    agreement: Agreement = field(default_factory=Agreement)
+    policy: Policy | None = None
+    night: ModelRecord | None = None
+    lists: ServingLists = field(default_factory=ServingLists)
+    positives_by_day: dict[int, np.ndarray] = field(default_factory=dict)  # whole log, per item
+
+
+ArmState = ServingState | ShadowState
+
+
+@dataclass
+class RunState:
+    """The run at one moment."""
+
+    users: UserState
+    seen: np.ndarray  # bool[n_users, n_items]: watched (clicked) so far
+    arms: dict[str, ArmState]
+    streams: dict[str, np.random.Generator]  # the shared world's streams, by purpose
+    next_session: int = 0  # the log cursor: id of the next session
+    today: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (users, items)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(users, items)."""
+        return self.seen.shape  # type: ignore[return-value]
