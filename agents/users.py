@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.catalog import Catalog
 from agents import choice
+from agents.catalog import Catalog
 from agents.choice import ChoiceConfig, Responses
 from agents.population import Population, PopulationConfig
 

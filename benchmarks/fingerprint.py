@@ -17,6 +17,7 @@ import argparse
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 SCENARIOS: dict[str, list[str]] = {
     "default": [],
@@ -63,7 +64,7 @@ def main() -> None:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--check", help="a saved fingerprint to compare with")
     args = parser.parse_args()
-    expected = json.load(open(args.check)) if args.check else None
+    expected = json.loads(Path(args.check).read_text()) if args.check else None
     found: dict[str, dict[str, str]] = {}
     for name in args.scenarios.split(","):
         for seed in args.seeds.split(","):

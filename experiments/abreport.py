@@ -20,8 +20,8 @@ import plotly.graph_objects as go
 
 from experiments import runs as rl
 from experiments.report import PALETTE, Z95, metric_label, unit_axis
-from sim.metrics.abtest import AB_ROWS, SRM_ALPHA
 from sim.assignment import CONTROL, TREATMENT
+from sim.metrics.abtest import AB_ROWS, SRM_ALPHA
 from sim.metrics.catalogue import (
     COMPLETION,
     CTR,

@@ -75,9 +75,9 @@ def build_engine(cfg: RunConfig, world: World, streams: Streams, state: RunState
 
 def _job(service: Service, make: PolicyFactory, models: Path, rng: np.random.Generator,
          arm: str | None) -> tuple[NightlyJob, PipelineState]:
-    cfg, pipeline = service.cfg, PipelineState()
+    cfg, pipeline = service.cfg, PipelineState.start(rng)
     job = NightlyJob(cfg.pipeline, cfg.train, cfg.complete_at, service.log, models, pipeline,
-                     make, rng, arm=arm)
+                     make, arm=arm)
     return job, pipeline
 
 

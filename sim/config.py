@@ -17,7 +17,7 @@ from agents.population import PopulationConfig
 from conf.ranges import MAX_DAYS, UNIT, Between, one_of, ranged
 from sim.controllers import ControllerConfig
 from sim.faults import FaultConfig
-from sim.pipeline.nightly import PipelineConfig
+from sim.pipeline.config import PipelineConfig
 from sim.serving import ServingConfig
 from sim.traffic import TrafficConfig
 from sim.window import TrainConfig

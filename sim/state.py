@@ -17,8 +17,7 @@ from agents.users import UserState
 from policies.base import Policy
 from sim.metrics.agreement import Agreement
 from sim.metrics.daily import DayTally
-from sim.pipeline.state import ModelRecord
-from sim.pipeline.state import PipelineState
+from sim.pipeline.state import ModelRecord, PipelineState
 from sim.serving import ServingLists
 
 

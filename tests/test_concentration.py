@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from sim.metrics.catalogue import arm_values
 from sim.metrics.concentration import (
     coverage,
     exposure_entropy,
@@ -22,7 +23,6 @@ from sim.metrics.concentration import (
     share_of,
     top_share,
 )
-from sim.metrics.catalogue import arm_values
 from sim.metrics.daily import DayTally
 from sim.metrics.inputs import ArmDay
 from sim.pipeline.state import ModelRecord

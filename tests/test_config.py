@@ -241,8 +241,8 @@ def test_every_field_checked_before_still_has_a_rule() -> None:
     ("overrides", "message"),
     [
         (["users.favourite_genres=50"],
-         "users.favourite_genres=50 is out of range: allowed an integer in 1..20 "
-         "(catalog.n_genres)"),
+         ("users.favourite_genres=50 is out of range: allowed an integer in 1..20 "
+         "(catalog.n_genres)")),
         (["users.choice.completion_concentration=0"],
          "users.choice.completion_concentration=0.0 is out of range: allowed a number > 0"),
         (["catalog.initial_fraction=0"],

@@ -16,19 +16,19 @@ LABELS = {"arm": "main", "policy": "test"}
 
 def rows(day: int, users: list[int], items: list[int], clicked: list[bool], completion: list[float]):
     n = len(users)
-    return dict(
-        day=np.full(n, day),
-        time=np.full(n, 24.0 * day + 1.5),
-        user=np.array(users),
-        session=np.arange(n),
-        position=np.arange(n) % 10,
-        item=np.array(items),
-        model_version=np.full(n, day + 1),
-        propensity=np.array([np.nan] + [1.0] * (n - 1)),
-        clicked=np.array(clicked),
-        completion=np.array(completion),
-        serving_path=np.arange(n) % 3,
-    )
+    return {
+        "day": np.full(n, day),
+        "time": np.full(n, 24.0 * day + 1.5),
+        "user": np.array(users),
+        "session": np.arange(n),
+        "position": np.arange(n) % 10,
+        "item": np.array(items),
+        "model_version": np.full(n, day + 1),
+        "propensity": np.array([np.nan] + [1.0] * (n - 1)),
+        "clicked": np.array(clicked),
+        "completion": np.array(completion),
+        "serving_path": np.arange(n) % 3,
+    }
 
 
 def sealed_log(tmp_path: Path) -> EventLog:

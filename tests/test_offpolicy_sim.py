@@ -22,7 +22,7 @@ from policies.simple import PopularPolicy
 from policies.types import ItemMetadata, ServeContext
 from policies.wrappers import EpsilonGreedy
 from sim.metrics.offpolicy import cascade_ips, ips, logged_slates, slate_estimates
-from sim.pipeline.nightly import session_probabilities
+from sim.pipeline.judge import session_probabilities
 from sim.story import simulate
 
 LOGGING_EPS, TARGET_EPS = 0.3, 0.05

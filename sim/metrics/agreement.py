@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import numpy as np
 
 
-
 @dataclass
 class Agreement:
     """One day's running sums of shadow-versus-production agreement."""

@@ -101,7 +101,7 @@ CLICKED_IN_SHADOW = declare(
 NIGHTLY = (ARM, SHADOW)
 
 
-def _status_is(*statuses: str):  # noqa: ANN202 (a Compute)
+def _status_is(*statuses: str):
     return lambda d: float(d.night.status in statuses)
 
 

@@ -19,7 +19,6 @@ from sim.atomic import atomic_path
 from sim.pipeline.state import ModelRecord, PipelineState
 
 
-
 class Registry:
     """Versions, artifacts on disk, and the pointer to the production model."""
 

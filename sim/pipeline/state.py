@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from policies.base import Policy
 
 
@@ -32,7 +34,11 @@ class ModelRecord:
 
 @dataclass
 class PipelineState:
-    """The registry's records and pointers, the quarantine list, the gate's history."""
+    """The pipeline's random streams, the registry's records and pointers, the quarantine
+    list, the gate's history."""
+
+    rng: np.random.Generator  # held-out user samples
+    estimate_rng: np.random.Generator  # off-policy samples: never shift the gate's draws
 
     records: list[ModelRecord] = field(default_factory=list)  # every candidate, by version
     production: int | None = None  # version serving now
@@ -41,3 +47,8 @@ class PipelineState:
     quarantined: set[int] = field(default_factory=set)  # days no window may read
     volumes: list[int] = field(default_factory=list)  # rows of every day that passed validation
     scores: list[float] = field(default_factory=list)  # every judged candidate's gate metric
+
+    @classmethod
+    def start(cls, rng: np.random.Generator) -> PipelineState:
+        """A pipeline before its first night, drawing from ``rng`` and a child of it."""
+        return cls(rng, rng.spawn(1)[0])
