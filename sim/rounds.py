@@ -8,6 +8,7 @@ outcome from ``serve`` and reads the others' outcomes in ``observe``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -42,7 +43,7 @@ class Outcome:
     responses: Responses
     after: UserState  # the users' rows after their session
 
-    @property
+    @cached_property
     def clicked_item(self) -> np.ndarray:
         """The item each session clicked, -1 for none."""
         rows = np.arange(self.users.size)
