@@ -68,6 +68,7 @@ def run_summary(cfg: RunConfig, result: RunResult, wall: float) -> dict[str, obj
         suffix = "" if len(arms) == 1 else f"_{arm}"
         for metric in (TOP1_SHARE, CTR):
             headline[f"final_{metric}{suffix}"] = round(float(last.get(metric, np.nan)), 4)
+        headline |= {f"{key}{suffix}": value for key, value in gate_counts(result, arm).items()}
     return {
         "status": "complete",
         "policy": cfg.policy.name,
@@ -84,6 +85,26 @@ def run_summary(cfg: RunConfig, result: RunResult, wall: float) -> dict[str, obj
         "treatment": cfg.ab.treatment.name if cfg.ab.treatment is not None else "none",
         **headline,
     }
+
+
+def gate_counts(result: RunResult, arm: str) -> dict[str, int]:
+    """Nights on which the gate judged a candidate, and how many of them it rejected."""
+    records = result.registry[result.registry["arm"] == arm]
+    return {"gate_judged_nights": int(records["gate_passed"].notna().sum()),
+            "gate_rejected_nights": int((records["status"] == "rejected").sum())}
+
+
+def gate_line(result: RunResult) -> str:
+    """One line on the gate's verdicts, a warning when it rejected more than half."""
+    parts, warn = [], False
+    for arm in result.arms:
+        counts = gate_counts(result, arm)
+        judged, rejected = counts["gate_judged_nights"], counts["gate_rejected_nights"]
+        warn |= rejected > judged / 2
+        label = "" if len(result.arms) == 1 else f"{arm}: "
+        parts.append(f"{label}rejected {rejected} of {judged} judged nights")
+    text = "quality gate: " + "; ".join(parts)
+    return text + (" (warning: more than half rejected; the loop barely moved)" if warn else "")
 
 
 def resolved_yaml(cfg: RunConfig, resolved: DictConfig | None, entropy: int) -> str:
@@ -116,6 +137,7 @@ def main(cfg: DictConfig) -> float:
         shutil.rmtree(run_dir, ignore_errors=True)  # nothing of value in it yet
         fail(err)
     result = execute(run_cfg, run_dir, cfg)
+    print(gate_line(result))
     print(f"report: {run_dir / 'report.html'}")
     return mean_ctr(result.metrics)
 

@@ -21,6 +21,7 @@ from sim.config import RunConfig
 from sim.engine import Closer, Engine
 from sim.eventlog import EventLog
 from sim.faults import Outages
+from sim.fidelity import fidelity_sample
 from sim.pipeline.nightly import NightlyJob, PolicyFactory
 from sim.pipeline.state import PipelineState
 from sim.rounds import Arm
@@ -57,7 +58,8 @@ def factory(cfg: RunConfig, world: World, streams: Streams, policy_cfg: Any,
 def build_engine(cfg: RunConfig, world: World, streams: Streams, state: RunState,
                  run_dir: Path, outages: Outages) -> Engine:
     """The service, every arm and every closer of the metrics table, around ``state``."""
-    service = Service(cfg, world, EventLog(Path(run_dir) / "log"), state, outages)
+    sample = fidelity_sample(world.population.n_users, streams.rng("fidelity"))
+    service = Service(cfg, world, EventLog(Path(run_dir) / "log"), state, outages, sample)
     plan = arm_plan(cfg, world.population.n_users, streams.entropy)
     serving = [serving_arm(service, name, members, streams, run_dir, len(plan))
                for name, members in plan.items()]

@@ -25,8 +25,10 @@ class Service:
     """Shared world, log and state, as the arms see them."""
 
     def __init__(self, cfg: RunConfig, world: World, log: EventLog, state: RunState,
-                 outages: Outages) -> None:
+                 outages: Outages, fidelity_users: np.ndarray) -> None:
+        """``fidelity_users``: the fixed sample every night's fidelity is measured on."""
         self.cfg, self.world, self.log, self.state, self.outages = cfg, world, log, state, outages
+        self.fidelity_users = fidelity_users
         self.users = Users(world.population, world.catalog, world.choice, cfg.users)
         self.item_value = world.mean_item_utility()
 

@@ -13,9 +13,10 @@ from dataclasses import replace
 import numpy as np
 
 from agents.users import next_state, respond
+from sim.fidelity import measure
 from sim.impressions import Source, log_served
 from sim.metrics.catalogue import CTR, TOP1_SHARE, arm_values
-from sim.metrics.inputs import ArmDay
+from sim.metrics.inputs import ArmDay, Fidelity
 from sim.pipeline.nightly import NightlyJob
 from sim.rounds import Outcome, Round
 from sim.service import Service
@@ -45,6 +46,16 @@ class ServingArm:
             self.server.prepare(st.policy, active[st.members[active]], svc.context(day, 0.0),
                                 popularity)
         st.tally = svc.new_tally(st.members)
+        st.fidelity = self._measure(day)
+
+    def _measure(self, day: int) -> Fidelity:
+        """The deployed model against ground truth, on the sample's members still active."""
+        svc, st = self.service, self.state
+        users = svc.fidelity_users
+        users = users[st.members[users] & ~svc.state.users.churned[users]]
+        assert st.policy is not None
+        return measure(st.policy, users, svc.context(day, 0.0), svc.world, svc.item_value,
+                       svc.cfg.serving.k)
 
     def _apply_epsilon(self) -> None:
         """Adaptive exploration: the controller's epsilon carries across model deploys."""
@@ -106,7 +117,7 @@ class ServingArm:
             day, st.tally, catalog.available(day), svc.item_value, st.never_shown,
             catalog.release_day, int(st.members.sum()),
             svc.outages.hours_down(24.0 * day, 24.0 * (day + 1)), st.night,
-            self.job.registry.production, st.epsilon))
+            self.job.registry.production, st.epsilon, st.fidelity))
         st.ctr[day] = values[CTR]
         st.last_top1_share = values[TOP1_SHARE]
         st.positives_by_day[day] = svc.item_positives(day, self.job.arm)

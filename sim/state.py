@@ -17,6 +17,7 @@ from agents.users import UserState
 from policies.base import Policy
 from sim.metrics.agreement import Agreement
 from sim.metrics.daily import DayTally
+from sim.metrics.inputs import Fidelity
 from sim.pipeline.state import ModelRecord, PipelineState
 from sim.serving import ServingLists
 
@@ -37,6 +38,7 @@ class ServingState:
     last_top1_share: float = float("nan")
     ctr: dict[int, float] = field(default_factory=dict)  # online CTR per closed day
     positives_by_day: dict[int, np.ndarray] = field(default_factory=dict)  # per item
+    fidelity: Fidelity | None = None  # tonight's model against ground truth
 
 
 @dataclass

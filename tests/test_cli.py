@@ -45,3 +45,22 @@ def test_sweep_over_policies_and_seeds(tmp_path: Path) -> None:
     assert len(runs) == 4
     policies = sorted(json.loads((r / "run.json").read_text())["policy"] for r in runs)
     assert policies == ["popular", "popular", "random", "random"]
+
+
+def test_gate_line_counts_rejections_and_warns_past_half() -> None:
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from experiments.run import gate_counts, gate_line
+
+    registry = pd.DataFrame({
+        "arm": ["main"] * 5,
+        "status": ["deployed", "rejected", "rejected", "deployed", "job_failed"],
+        "gate_passed": [None, False, False, True, None],
+    })
+    result = SimpleNamespace(registry=registry, arms=["main"])
+    assert gate_counts(result, "main") == {"gate_judged_nights": 3, "gate_rejected_nights": 2}
+    assert gate_line(result).startswith("quality gate: rejected 2 of 3 judged nights (warning")
+    registry.loc[2, ["status", "gate_passed"]] = ["deployed", True]
+    assert "warning" not in gate_line(result)

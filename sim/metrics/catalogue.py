@@ -16,13 +16,16 @@ from sim.eventlog import SERVING_PATHS
 from sim.metrics import concentration as conc
 from sim.metrics.abtest import srm_p_value
 from sim.metrics.daily import ratio
+from sim.metrics.fidelity import gap_recovered
 from sim.metrics.inputs import ABDay, ArmDay, ShadowDay
 from sim.metrics.metric import AB, ARM, SHADOW, Catalogue
 from sim.metrics.offline import RANKING_METRICS
 
 CONCENTRATION, ONLINE, AB_TEST = "Popularity concentration", "Online behaviour", "A/B test"
+LEARNING = "What the model learned (against ground truth)"
 SERVING, PIPELINE, SHADOW_SECTION = "Slates and serving", "Nightly pipeline", "Shadow candidate"
-CATALOGUE = Catalogue((CONCENTRATION, ONLINE, AB_TEST, SERVING, PIPELINE, SHADOW_SECTION))
+CATALOGUE = Catalogue((CONCENTRATION, ONLINE, LEARNING, AB_TEST, SERVING, PIPELINE,
+                       SHADOW_SECTION))
 declare = CATALOGUE.declare
 NAN = float("nan")
 SE = "_se"  # a standard error's name: its metric's name and this suffix
@@ -159,6 +162,19 @@ ACTIVE_SHARE = declare(
     unit="share")
 EPSILON = declare("epsilon", "Exploration rate ε (controller)", SERVING,
                   lambda d: d.epsilon, unit="ε")
+PERSONALISATION = declare(
+    "personalisation", "Personalisation: Spearman of model order vs user's own utility",
+    LEARNING, lambda d: NAN if d.fidelity is None else _nanmean(d.fidelity.agreement))
+ORACLE_GAP = declare(
+    "oracle_gap_recovered", "Share of the random→oracle welfare gap recovered", LEARNING,
+    lambda d: NAN if d.fidelity is None else gap_recovered(d.fidelity.served,
+                                                           d.fidelity.random, d.fidelity.oracle),
+    unit="share")
+WELFARE = declare("welfare_per_user", "True utility watched per active user-day", ONLINE,
+                  lambda d: ratio(d.tally.per_user.utility.sum(), d.tally.active_at_start.sum()),
+                  unit="utility")
+REACH_GINI = declare("reach_gini", "Gini of distinct users reached per item", CONCENTRATION,
+                     lambda d: conc.gini(d.tally.distinct_reach()[d.available]))
 
 # ---------------------------------------------------------------- A/B test: treatment − control
 EFFECTS: dict[str, str] = {}  # ratio metric -> its effect's name
@@ -175,6 +191,11 @@ for _name, (_num, _den) in RATIOS.items():
 SRM_P = declare("srm_p_value",
                 "Sample-ratio check p, users exposed so far (< 0.001: split broken)", AB_TEST,
                 lambda d: srm_p_value(d.exposed, [1 - d.share, d.share]), unit="p", rows=(AB,))
+
+
+def _nanmean(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else NAN
 
 
 def arm_values(day: ArmDay) -> dict[str, float]:

@@ -73,12 +73,14 @@ class DayTally:
     churned: np.ndarray = field(init=False)  # users per segment who churned today
     paths: np.ndarray = field(init=False)  # sessions served per serving path
     per_user: UserSums = field(init=False)  # sessions, clicks, ...: totals and their errors
+    reach: list[np.ndarray] = field(init=False)  # per batch: user * n_items + item, shown
 
     def __post_init__(self) -> None:
         self.per_user = UserSums(self.n_users)
         self.impressions = np.zeros(self.n_items, dtype=np.int64)
         self.churned = np.zeros(len(SEGMENT_NAMES), dtype=np.int64)
         self.paths = np.zeros(len(SERVING_PATHS), dtype=np.int64)
+        self.reach = []
 
     def add_sessions(
         self,
@@ -97,10 +99,19 @@ class DayTally:
         self.per_user.add(users, (items >= 0).sum(axis=1), clicked, completed,
                           np.where(clicked, utility, 0.0), np.where(clicked, watched, 0.0))
         self.impressions += np.bincount(items[items >= 0], minlength=self.n_items)
+        rows, slots = np.nonzero(items >= 0)
+        self.reach.append(users[rows].astype(np.int64) * self.n_items + items[rows, slots])
         self.paths += np.bincount(path, minlength=len(SERVING_PATHS))
         diversity = intra_list_diversity(items, genre)
         self.diversity_sum += float(np.nansum(diversity))
         self.diversity_slates += int(np.isfinite(diversity).sum())
+
+    def distinct_reach(self) -> np.ndarray:
+        """Per item: how many distinct users were shown it today."""
+        if not self.reach:
+            return np.zeros(self.n_items, dtype=np.int64)
+        pairs = np.unique(np.concatenate(self.reach))
+        return np.bincount(pairs % self.n_items, minlength=self.n_items)
 
     def add_churn(self, segments: np.ndarray) -> None:
         self.churned += np.bincount(segments, minlength=len(SEGMENT_NAMES))

@@ -28,6 +28,16 @@ class NightRecord(Protocol):
 
 
 @dataclass(frozen=True)
+class Fidelity:
+    """The deployed model against ground truth on the night's sample (``sim/fidelity.py``)."""
+
+    agreement: np.ndarray  # per sampled user: Spearman rho, model order vs own utility
+    served: float  # Σ examination-weighted true utility of the model's slates
+    random: float  # the same for uniformly random slates of allowed items
+    oracle: float  # the same for the true top-k
+
+
+@dataclass(frozen=True)
 class ArmDay:
     """One serving arm's closed day."""
 
@@ -42,6 +52,7 @@ class ArmDay:
     night: NightRecord  # what the night before decided
     production: int | None  # the model version serving
     epsilon: float | None = None  # the controller's exploration rate, when adaptive
+    fidelity: Fidelity | None = None  # the deployed model against ground truth
 
     @property
     def counts(self) -> np.ndarray:

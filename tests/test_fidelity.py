@@ -1,0 +1,99 @@
+"""Fidelity metrics: rank agreement against scipy, and the welfare gap's two ends.
+
+The oracle closes the whole random→oracle gap by construction (it ranks by the same true
+utility); a uniformly random policy closes none of it in expectation, which checks that
+``random_welfare`` is the right expectation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import spearmanr
+
+from agents.catalog import CatalogConfig, generate_catalog
+from agents.choice import ChoiceConfig, examination, utility_for_all_items
+from agents.population import PopulationConfig, generate_population
+from policies.base import allowed_items
+from policies.oracle import OracleConfig, OraclePolicy
+from policies.simple import RandomConfig, RandomPolicy
+from policies.types import ServeContext
+from sim.fidelity import measure, random_welfare, slate_welfare
+from sim.metrics.fidelity import gap_recovered, rank_agreement
+from sim.world import World
+
+
+@given(st.integers(0, 10_000), st.integers(3, 25))
+@settings(max_examples=60, deadline=None)
+def test_rank_agreement_is_spearmans_rho(seed: int, m: int) -> None:
+    rng = np.random.default_rng(seed)
+    value = rng.normal(size=(1, 40))
+    ranked = np.full((1, 30), -1)
+    ranked[0, :m] = rng.choice(40, m, replace=False)
+    expected = spearmanr(-np.arange(m), value[0, ranked[0, :m]]).statistic
+    assert rank_agreement(ranked, value)[0] == pytest.approx(expected, abs=1e-12)
+
+
+def test_rank_agreement_extremes_and_too_few_items() -> None:
+    value = np.arange(10.0)[None, :].repeat(3, axis=0)
+    ranked = np.array([[9, 8, 7, 6], [6, 7, 8, 9], [3, 2, -1, -1]])
+    assert rank_agreement(ranked, value)[:2].tolist() == [1.0, -1.0]
+    assert math.isnan(rank_agreement(ranked, value)[2])
+
+
+def test_gap_recovered_ends() -> None:
+    assert gap_recovered(5.0, 1.0, 5.0) == 1.0
+    assert gap_recovered(1.0, 1.0, 5.0) == 0.0
+    assert math.isnan(gap_recovered(1.0, 1.0, 1.0))
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    rng = np.random.default_rng(77)
+    catalog = generate_catalog(CatalogConfig(n_items=120, n_genres=6), rng)
+    population = generate_population(PopulationConfig(n_users=400), catalog, rng)
+    return World(catalog, population, ChoiceConfig())
+
+
+def context(world: World) -> ServeContext:
+    seen = np.random.default_rng(3).random((400, 120)) < 0.2
+    return ServeContext(0, 0.0, np.ones(120, dtype=bool), seen)
+
+
+def test_the_oracle_recovers_the_whole_gap(world: World) -> None:
+    oracle = OraclePolicy(world.metadata(), np.random.default_rng(1), OracleConfig(),
+                          world.truth())
+    users = np.arange(400)
+    fid = measure(oracle, users, context(world), world, world.mean_item_utility(), 10)
+    assert gap_recovered(fid.served, fid.random, fid.oracle) == pytest.approx(1.0, abs=1e-6)
+    assert np.nanmean(fid.agreement) > 0.3  # its order tracks each user's own part too
+
+
+def test_random_slates_recover_nothing_in_expectation(world: World) -> None:
+    """Per user, a random slate's welfare minus its expectation: mean 0 within 4 SE."""
+    policy = RandomPolicy(world.metadata(), np.random.default_rng(2), RandomConfig())
+    users, ctx, k = np.arange(400), context(world), 10
+    utility = utility_for_all_items(world.population.taste, world.catalog, world.choice)
+    exam = examination(k, world.choice)
+    allowed = allowed_items(users, ctx)
+    diffs = []
+    for _ in range(20):
+        items = policy.recommend(users, k, ctx).items
+        served = [slate_welfare(items[[u]], utility[[u]], exam) for u in users]
+        expected = [random_welfare(utility[[u]], allowed[[u]], exam) for u in users]
+        diffs.append(np.subtract(served, expected))
+    d = np.concatenate(diffs)
+    assert abs(d.mean()) < 4 * d.std(ddof=1) / math.sqrt(d.size)
+
+
+def test_measuring_leaves_the_models_stream_alone(world: World) -> None:
+    policy = RandomPolicy(world.metadata(), np.random.default_rng(5), RandomConfig())
+    twin = RandomPolicy(world.metadata(), np.random.default_rng(5), RandomConfig())
+    measure(policy, np.arange(50), context(world), world, world.mean_item_utility(), 10)
+    ctx = context(world)
+    assert np.array_equal(policy.recommend(np.arange(9), 5, ctx).items,
+                          twin.recommend(np.arange(9), 5, ctx).items)
