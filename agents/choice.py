@@ -111,16 +111,21 @@ def respond(
     catalog: Catalog,
     cfg: ChoiceConfig,
     rng: np.random.Generator,
+    attraction_scale: np.ndarray | None = None,
 ) -> Responses:
     """Sample each user's reaction to their slate: one row of ``items`` per user.
 
-    Slots holding ``-1`` (nothing left to show) are never examined.
+    Slots holding ``-1`` (nothing left to show) are never examined. ``attraction_scale``
+    (n × k), when given, multiplies each item's attraction (impression fatigue).
     """
     n, k = items.shape
     shown = items >= 0
     safe = np.where(shown, items, 0)
     utility = true_utility(taste, safe, catalog, cfg)
-    p_hit = examination(k, cfg) * attraction(utility, safe, catalog, cfg) * shown
+    attract = attraction(utility, safe, catalog, cfg)
+    if attraction_scale is not None:
+        attract = attract * attraction_scale
+    p_hit = examination(k, cfg) * attract * shown
     hit = rng.random((n, k)) < p_hit
     any_hit = hit.any(axis=1)
     position = np.where(any_hit, hit.argmax(axis=1), -1).astype(np.int16)

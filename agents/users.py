@@ -5,22 +5,35 @@ new state rows; it never reaches into the population's arrays. Both steps are pu
 read their inputs and a random stream, return new values and mutate nothing, so a test
 can replay them, and a new behaviour is one more transition with its own state fields.
 
-* ``respond``: examine, click at most once, watch (``agents/choice.py``).
+* ``respond``: examine, click at most once, watch (``agents/choice.py``); items the user
+  passed on before attract less (``agents/fatigue.py``, off by default).
 * ``next_state``: satisfaction moves toward how the session went (completion if clicked,
   else ``idle_value``); the user then churns with probability
-  ``min(1, churn_base * exp(churn_sensitivity * (1 - satisfaction)))``.
+  ``min(1, churn_base * exp(churn_sensitivity * (1 - satisfaction)))``; passed-over items
+  are remembered.
+
+Each behaviour is a switch in ``UsersConfig`` with its own config and a documented default.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from agents import choice
 from agents.catalog import Catalog
-from agents.choice import ChoiceConfig, Responses
+from agents.choice import ChoiceConfig, Responses, examination
+from agents.fatigue import FatigueConfig, FatigueMemory, attraction_scale, remember
 from agents.population import Population, PopulationConfig
+
+
+@dataclass
+class UsersConfig(PopulationConfig):
+    """The population, how its members choose, and each switchable behaviour."""
+
+    choice: ChoiceConfig = field(default_factory=ChoiceConfig)
+    fatigue: FatigueConfig = field(default_factory=FatigueConfig)
 
 
 @dataclass
@@ -29,19 +42,23 @@ class UserState:
 
     satisfaction: np.ndarray  # float64[n] in [0, 1]
     churned: np.ndarray  # bool[n]
+    fatigue: FatigueMemory  # items passed on, per user (no columns when fatigue is off)
 
     @classmethod
-    def initial(cls, n_users: int, cfg: PopulationConfig) -> UserState:
-        return cls(np.full(n_users, cfg.satisfaction_init), np.zeros(n_users, dtype=bool))
+    def initial(cls, n_users: int, cfg: UsersConfig) -> UserState:
+        return cls(np.full(n_users, cfg.satisfaction_init), np.zeros(n_users, dtype=bool),
+                   FatigueMemory.empty(n_users, cfg.fatigue))
 
     def rows(self, users: np.ndarray) -> UserState:
         """A copy of some users' rows."""
-        return UserState(self.satisfaction[users], self.churned[users])
+        return UserState(self.satisfaction[users], self.churned[users],
+                         self.fatigue.rows(users))
 
     def put(self, users: np.ndarray, rows: UserState) -> None:
         """Write new rows back (the owner of the state does this, never a transition)."""
         self.satisfaction[users] = rows.satisfaction
         self.churned[users] = rows.churned
+        self.fatigue.put(users, rows.fatigue)
 
     def active_ids(self) -> np.ndarray:
         """Users who have not churned."""
@@ -55,7 +72,7 @@ class Users:
     population: Population
     catalog: Catalog
     choice: ChoiceConfig
-    cfg: PopulationConfig
+    cfg: UsersConfig
 
     def segments(self, users: np.ndarray) -> np.ndarray:
         """Hidden segment of each user, for the simulator's own tallies (never logged)."""
@@ -63,22 +80,28 @@ class Users:
 
 
 def respond(users: Users, state: UserState, ids: np.ndarray, items: np.ndarray,
-            rng: np.random.Generator) -> Responses:
-    """Each user's reaction to their slate (row of ``items``); ``state`` holds their rows.
+            times: np.ndarray, rng: np.random.Generator) -> Responses:
+    """Each user's reaction to their slate (row of ``items``) at ``times`` (run hours);
+    ``state`` holds their rows."""
+    fatigue = users.cfg.fatigue
+    scale = attraction_scale(state.fatigue, items, times, fatigue) if fatigue.enabled else None
+    return choice.respond(users.population.taste[ids], items, users.catalog, users.choice, rng,
+                          attraction_scale=scale)
 
-    The choice model does not depend on state yet; behaviours with memory will read it.
-    """
-    del state  # part of the contract: later behaviours (fatigue, satiation) read it
-    return choice.respond(users.population.taste[ids], items, users.catalog, users.choice, rng)
 
-
-def next_state(state: UserState, responses: Responses, cfg: PopulationConfig,
-               rng: np.random.Generator) -> UserState:
-    """The users' rows after their session: new satisfaction, then a churn draw from it."""
+def next_state(users: Users, state: UserState, items: np.ndarray, times: np.ndarray,
+               responses: Responses, rng: np.random.Generator) -> UserState:
+    """The users' rows after their session: new satisfaction, then a churn draw from it,
+    and the items they passed on remembered."""
+    cfg = users.cfg
     satisfaction = next_satisfaction(state.satisfaction, responses.clicked,
                                      responses.completion, cfg)
     leaving = rng.random(satisfaction.size) < churn_probability(satisfaction, cfg)
-    return UserState(satisfaction, state.churned | leaving)
+    fatigue = state.fatigue
+    if cfg.fatigue.enabled:
+        exam = examination(items.shape[1], users.choice)
+        fatigue = remember(fatigue, items, responses.click_position, exam, times, cfg.fatigue)
+    return UserState(satisfaction, state.churned | leaving, fatigue)
 
 
 def next_satisfaction(

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from agents.catalog import CatalogConfig
-from agents.choice import ChoiceConfig
-from agents.population import PopulationConfig
+from agents.users import UsersConfig
 from conf.ranges import MAX_DAYS, UNIT, Between, one_of, ranged
 from sim.controllers import ControllerConfig
 from sim.faults import FaultConfig
@@ -27,13 +26,6 @@ MINUTES_PER_DAY = 24 * 60
 
 class ConfigError(ValueError):
     """A configuration value outside its allowed range."""
-
-
-@dataclass
-class UsersConfig(PopulationConfig):
-    """The population plus how its members choose."""
-
-    choice: ChoiceConfig = field(default_factory=ChoiceConfig)
 
 
 @dataclass

@@ -82,12 +82,13 @@ class ServingArm:
         st.ever_served[users] = True
         before = svc.state.users.rows(users)
         streams = svc.state.streams
-        resp = respond(svc.users, before, users, served.slates.items, streams["choice"])
+        items = served.slates.items
+        resp = respond(svc.users, before, users, items, times, streams["choice"])
         sessions = svc.session_ids(users.size)
         source = Source(self.name, st.policy.name, self.job.registry.production or 0)
         log_served(svc.log, source, rnd.day, users, times, sessions, served,
                    resp.click_position, resp.completion)
-        after = next_state(before, resp, svc.cfg.users, streams["churn"])
+        after = next_state(svc.users, before, items, times, resp, streams["churn"])
         outcome = Outcome(self.name, users, times, sessions, down, served, resp, after)
         self._tally(outcome, before.churned)
         return outcome

@@ -27,6 +27,11 @@ LOGGED_FIELDS = ("click_position", "completion")  # what sim/impressions.py writ
 N_USERS, K = 400, 6
 
 
+def session_times(ids: np.ndarray) -> np.ndarray:
+    """Run hours of one session per user, spread over a day."""
+    return 24.0 * 3 + (ids % 24).astype(float)
+
+
 def small_catalog(seed: int = 7) -> Catalog:
     return generate_catalog(CatalogConfig(n_items=60, n_genres=6, clickbait_fraction=0.2),
                             np.random.default_rng(seed))
@@ -55,8 +60,9 @@ class AgentContract:
         ids, items = self.slates(users)
         before = self.make_state(users).rows(ids)
         rng = np.random.default_rng(seed)
-        resp = respond(users, before, ids, items, rng)
-        return resp, before, next_state(before, resp, users.cfg, rng), items
+        times = session_times(ids)
+        resp = respond(users, before, ids, items, times, rng)
+        return resp, before, next_state(users, before, items, times, resp, rng), items
 
     def test_responses_have_one_row_per_user_and_valid_ranges(self) -> None:
         resp, _, _, items = self.session()
@@ -82,11 +88,13 @@ class AgentContract:
         state = self.make_state(users)
         rows = state.rows(ids)
         copies = [items.copy(), rows.satisfaction.copy(), rows.churned.copy(),
-                  state.satisfaction.copy()]
-        rng = np.random.default_rng(5)
-        resp = respond(users, rows, ids, items, rng)
-        next_state(rows, resp, users.cfg, rng)
-        after = [items, rows.satisfaction, rows.churned, state.satisfaction]
+                  state.satisfaction.copy(), rows.fatigue.items.copy(),
+                  rows.fatigue.weight.copy()]
+        rng, times = np.random.default_rng(5), session_times(ids)
+        resp = respond(users, rows, ids, items, times, rng)
+        next_state(users, rows, items, times, resp, rng)
+        after = [items, rows.satisfaction, rows.churned, state.satisfaction, rows.fatigue.items,
+                 rows.fatigue.weight]
         assert all(np.array_equal(a, b) for a, b in zip(copies, after, strict=True))
 
     def test_same_inputs_and_stream_give_the_same_outputs(self) -> None:

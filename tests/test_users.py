@@ -13,10 +13,11 @@ from agent_contract import AgentContract, small_catalog
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents.choice import ChoiceConfig
+from agents.fatigue import FatigueConfig
 from agents.population import PopulationConfig, generate_population
 from agents.users import (
     Users,
+    UsersConfig,
     UserState,
     churn_probability,
     next_satisfaction,
@@ -27,17 +28,17 @@ from agents.users import (
 N = 2_000
 
 
-def users_with(cfg: PopulationConfig) -> Users:
+def users_with(cfg: UsersConfig) -> Users:
     catalog = small_catalog()
     population = generate_population(cfg, catalog, np.random.default_rng(8))
-    return Users(population, catalog, ChoiceConfig(), cfg)
+    return Users(population, catalog, cfg.choice, cfg)
 
 
 class TestDefaultUsers(AgentContract):
     """Today's behaviour (satisfaction and churn) under the contract."""
 
     def make_users(self) -> Users:
-        return users_with(PopulationConfig(n_users=N, churn_base=0.05))
+        return users_with(UsersConfig(n_users=N, churn_base=0.05))
 
     def make_state(self, users: Users) -> UserState:
         state = UserState.initial(users.population.n_users, users.cfg)
@@ -45,15 +46,23 @@ class TestDefaultUsers(AgentContract):
         return state
 
 
+class TestFatiguedUsers(TestDefaultUsers):
+    """With impression fatigue on."""
+
+    def make_users(self) -> Users:
+        return users_with(UsersConfig(n_users=N, churn_base=0.05,
+                                      fatigue=FatigueConfig(decay=0.5, memory=8)))
+
+
 def test_initial_state_is_everyone_active_at_the_configured_satisfaction() -> None:
-    cfg = PopulationConfig(satisfaction_init=0.3)
+    cfg = UsersConfig(satisfaction_init=0.3)
     state = UserState.initial(50, cfg)
     assert np.all(state.satisfaction == 0.3) and not state.churned.any()
     assert np.array_equal(state.active_ids(), np.arange(50))
 
 
 def test_rows_round_trip_through_put() -> None:
-    state = UserState.initial(10, PopulationConfig())
+    state = UserState.initial(10, UsersConfig())
     rows = state.rows(np.array([2, 5]))
     rows.satisfaction[:] = [0.1, 0.2]
     assert state.satisfaction[2] == 0.7, "rows are a copy, not a view"
@@ -63,25 +72,27 @@ def test_rows_round_trip_through_put() -> None:
 
 def test_no_hazard_means_no_churn_and_rate_zero_keeps_satisfaction() -> None:
     """The limiting case: churn_base 0 and satisfaction_rate 0 leave every row as it was."""
-    users = users_with(PopulationConfig(n_users=N, churn_base=0.0, satisfaction_rate=0.0))
-    ids = np.arange(N)
+    users = users_with(UsersConfig(n_users=N, churn_base=0.0, satisfaction_rate=0.0))
+    ids, times = np.arange(N), np.zeros(N)
     items = np.tile(np.arange(5, dtype=np.int32), (N, 1))
     before = UserState.initial(N, users.cfg)
     rng = np.random.default_rng(1)
-    after = next_state(before, respond(users, before, ids, items, rng), users.cfg, rng)
+    resp = respond(users, before, ids, items, times, rng)
+    after = next_state(users, before, items, times, resp, rng)
     assert not after.churned.any()
     assert np.array_equal(after.satisfaction, before.satisfaction)
 
 
 def test_churn_rate_matches_the_hazard() -> None:
     """Everyone at satisfaction s: the share leaving is the hazard, within 4.5 SE."""
-    cfg = PopulationConfig(n_users=N, churn_base=0.02, churn_sensitivity=2.0,
-                           satisfaction_rate=0.0)
+    cfg = UsersConfig(n_users=N, churn_base=0.02, churn_sensitivity=2.0, satisfaction_rate=0.0)
     users = users_with(cfg)
-    state = UserState(np.full(N, 0.5), np.zeros(N, dtype=bool))
+    state = UserState.initial(N, cfg)
+    state.satisfaction[:] = 0.5
     items = np.full((N, 3), -1, dtype=np.int32)  # nothing to click: satisfaction stays put
-    rng = np.random.default_rng(2)
-    after = next_state(state, respond(users, state, np.arange(N), items, rng), cfg, rng)
+    rng, times = np.random.default_rng(2), np.zeros(N)
+    resp = respond(users, state, np.arange(N), items, times, rng)
+    after = next_state(users, state, items, times, resp, rng)
     p = 0.02 * math.exp(2.0 * 0.5)
     assert abs(after.churned.mean() - p) < 4.5 * math.sqrt(p * (1 - p) / N)
 # ---------------------------------------------------------------------------- satisfaction, churn
