@@ -132,12 +132,12 @@ def respond(
     completion = np.zeros(n, dtype=np.float32)
     rows = np.flatnonzero(any_hit)
     if rows.size:
-        completion[rows] = _watch(utility[rows, position[rows]], cfg, rng)
+        completion[rows] = watch(utility[rows, position[rows]], cfg, rng)
     utility = np.where(shown, utility, np.nan).astype(np.float32)
     return Responses(position, completion, utility)
 
 
-def _watch(utility: np.ndarray, cfg: ChoiceConfig, rng: np.random.Generator) -> np.ndarray:
+def watch(utility: np.ndarray, cfg: ChoiceConfig, rng: np.random.Generator) -> np.ndarray:
     """Completion fraction of clicked items, Beta with a utility-driven mean."""
     mean = expit(cfg.completion_bias + cfg.completion_utility * utility)
     kappa = cfg.completion_concentration

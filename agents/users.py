@@ -7,6 +7,8 @@ can replay them, and a new behaviour is one more transition with its own state f
 
 * ``respond``: examine, click at most once, watch (``agents/choice.py``); items the user
   passed on before attract less (``agents/fatigue.py``, off by default).
+* ``find_organic``: some sessions also bring a play found outside the recommender
+  (``agents/organic.py``, off by default).
 * ``next_state``: satisfaction moves toward how the session went (completion if clicked,
   else ``idle_value``); the user then churns with probability
   ``min(1, churn_base * exp(churn_sensitivity * (1 - satisfaction)))``; passed-over items
@@ -25,6 +27,7 @@ from agents import choice
 from agents.catalog import Catalog
 from agents.choice import ChoiceConfig, Responses, examination
 from agents.fatigue import FatigueConfig, FatigueMemory, attraction_scale, remember
+from agents.organic import OrganicConfig, OrganicPlays, find
 from agents.population import Population, PopulationConfig
 
 
@@ -34,6 +37,7 @@ class UsersConfig(PopulationConfig):
 
     choice: ChoiceConfig = field(default_factory=ChoiceConfig)
     fatigue: FatigueConfig = field(default_factory=FatigueConfig)
+    organic: OrganicConfig = field(default_factory=OrganicConfig)
 
 
 @dataclass
@@ -87,6 +91,14 @@ def respond(users: Users, state: UserState, ids: np.ndarray, items: np.ndarray,
     scale = attraction_scale(state.fatigue, items, times, fatigue) if fatigue.enabled else None
     return choice.respond(users.population.taste[ids], items, users.catalog, users.choice, rng,
                           attraction_scale=scale)
+
+
+def find_organic(users: Users, ids: np.ndarray, allowed: np.ndarray, plays: np.ndarray,
+                 rng: np.random.Generator) -> OrganicPlays:
+    """Plays the sessions of ``ids`` bring from outside the recommender (``agents/organic.py``);
+    ``allowed`` marks what each may still play, ``plays`` the service's plays per item."""
+    return find(users.population.taste[ids], allowed, plays, users.catalog, users.choice,
+                users.cfg.organic, rng)
 
 
 def next_state(users: Users, state: UserState, items: np.ndarray, times: np.ndarray,

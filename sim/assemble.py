@@ -33,7 +33,7 @@ from sim.shadow import SHADOW, ShadowArm
 from sim.state import RunState, ServingState, ShadowState
 from sim.world import World
 
-SHARED_STREAMS = ("traffic", "choice", "churn", "clock", "faults")
+SHARED_STREAMS = ("traffic", "choice", "churn", "clock", "faults", "organic")
 
 
 def initial_state(cfg: RunConfig, world: World, streams: Streams) -> RunState:
@@ -41,7 +41,8 @@ def initial_state(cfg: RunConfig, world: World, streams: Streams) -> RunState:
     n_users, n_items = world.population.n_users, world.catalog.n_items
     return RunState(users=UserState.initial(n_users, cfg.users),
                     seen=np.zeros((n_users, n_items), dtype=bool), arms={},
-                    streams={name: streams.rng(name) for name in SHARED_STREAMS})
+                    streams={name: streams.rng(name) for name in SHARED_STREAMS},
+                    plays=np.zeros(n_items, dtype=np.int64))
 
 
 def factory(cfg: RunConfig, world: World, streams: Streams, policy_cfg: Any,

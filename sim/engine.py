@@ -85,7 +85,21 @@ class Engine:
         completed = clicked & (resp.completion >= cfg.complete_at)
         label = completed if cfg.train.label == "complete" else clicked
         state.today.append((out.users[label], item[label]))
+        state.plays += np.bincount(item[clicked], minlength=state.plays.size)
         state.users.put(out.users, out.after)
+        if out.organic is not None:
+            self._move_on_organic(out)
+
+    def _move_on_organic(self, out: Outcome) -> None:
+        """Organic plays are watched too: seen, today's positives, the service's plays."""
+        state, cfg, org = self.state, self.service.cfg, out.organic
+        assert org is not None
+        users = out.users[org.rows]
+        state.seen[users, org.items] = True
+        label = org.completion >= cfg.complete_at if cfg.train.label == "complete" else \
+            np.ones(users.size, dtype=bool)
+        state.today.append((users[label], org.items[label]))
+        state.plays += np.bincount(org.items, minlength=state.plays.size)
 
     def close_day(self, day: int) -> None:
         """Midnight: seal the day's log, then every closer's row of metrics."""

@@ -37,6 +37,8 @@ SCHEMA = pa.schema(
     ]
 )
 SERVING_PATHS = ("batch", "realtime", "popular")  # serving_path codes 0, 1, 2
+ORGANIC = len(SERVING_PATHS)  # code 3: a play found outside the recommender (never served)
+LOG_PATHS = (*SERVING_PATHS, "organic")
 ROW_COLUMNS = [f.name for f in SCHEMA if not pa.types.is_dictionary(f.type)] + ["serving_path"]
 
 
@@ -111,7 +113,7 @@ class EventLog:
         for f in SCHEMA:
             if f.name == "serving_path":
                 codes = _column(self._chunks, f.name, pa.int8())
-                arrays.append(pa.DictionaryArray.from_arrays(codes, pa.array(SERVING_PATHS)))
+                arrays.append(pa.DictionaryArray.from_arrays(codes, pa.array(LOG_PATHS)))
             elif pa.types.is_dictionary(f.type):
                 arrays.append(self._label_column(f.name, n))
             else:

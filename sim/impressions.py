@@ -2,6 +2,8 @@
 
 A serving arm logs what users saw and how they answered; a shadow logs what it would have
 shown, with no clicks. Both go through ``log_served`` so the two logs share one schema.
+Plays found outside the recommender are one row each (``log_organic``): position 0, path
+``organic``, no propensity, clicked.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.eventlog import EventLog
+from agents.organic import OrganicPlays
+from sim.eventlog import ORGANIC, EventLog
 from sim.serving import Served
 
 
@@ -44,4 +47,19 @@ def log_served(log: EventLog, source: Source, day: int, users: np.ndarray, times
         propensity=np.full(row.size, np.nan, np.float32) if prop is None else prop[row, pos],
         clicked=clicked,
         completion=np.where(clicked, completion[row], 0.0),
+    )
+
+
+def log_organic(log: EventLog, arm: str, day: int, users: np.ndarray, times: np.ndarray,
+                sessions: np.ndarray, plays: OrganicPlays) -> None:
+    """One row per organic play of ``users`` (the batch's players, rows aligned)."""
+    n = plays.items.size
+    log.append(
+        {"arm": arm, "policy": "organic"},
+        day=np.full(n, day), time=times, user=users, session=sessions,
+        position=np.zeros(n, dtype=np.int16), item=plays.items,
+        model_version=np.zeros(n, dtype=np.int32),
+        serving_path=np.full(n, ORGANIC, dtype=np.int8),
+        propensity=np.full(n, np.nan, np.float32), clicked=np.ones(n, dtype=bool),
+        completion=plays.completion,
     )

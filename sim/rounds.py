@@ -14,6 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from agents.choice import Responses
+from agents.organic import OrganicPlays
 from agents.users import UserState
 from policies.types import ServeContext
 from sim.serving import Served
@@ -42,6 +43,7 @@ class Outcome:
     served: Served
     responses: Responses
     after: UserState  # the users' rows after their session
+    organic: OrganicPlays | None = None  # plays the sessions brought from outside
 
     @cached_property
     def clicked_item(self) -> np.ndarray:

@@ -12,9 +12,11 @@ from dataclasses import replace
 
 import numpy as np
 
-from agents.users import next_state, respond
+from agents.choice import Responses
+from agents.organic import OrganicPlays
+from agents.users import find_organic, next_state, respond
 from sim.fidelity import measure
-from sim.impressions import Source, log_served
+from sim.impressions import Source, log_organic, log_served
 from sim.metrics.catalogue import CTR, TOP1_SHARE, arm_values
 from sim.metrics.inputs import ArmDay, Fidelity
 from sim.pipeline.nightly import NightlyJob
@@ -89,9 +91,26 @@ class ServingArm:
         log_served(svc.log, source, rnd.day, users, times, sessions, served,
                    resp.click_position, resp.completion)
         after = next_state(svc.users, before, items, times, resp, streams["churn"])
-        outcome = Outcome(self.name, users, times, sessions, down, served, resp, after)
+        organic = self._organic(rnd, users, times, items, resp)
+        outcome = Outcome(self.name, users, times, sessions, down, served, resp, after, organic)
         self._tally(outcome, before.churned)
         return outcome
+
+    def _organic(self, rnd: Round, users: np.ndarray, times: np.ndarray, items: np.ndarray,
+                 resp: Responses) -> OrganicPlays | None:
+        """Plays these sessions bring from outside the recommender, logged as ``organic``."""
+        svc = self.service
+        if not svc.cfg.users.organic.enabled:
+            return None
+        allowed = rnd.ctx.available[None, :] & ~svc.state.seen[users]
+        clicked = np.flatnonzero(resp.clicked)
+        allowed[clicked, items[clicked, resp.click_position[clicked]]] = False  # just watched
+        plays = find_organic(svc.users, users, allowed, svc.state.plays,
+                             svc.state.streams["organic"])
+        players = users[plays.rows]
+        log_organic(svc.log, self.name, rnd.day, players, times[plays.rows],
+                    svc.session_ids(players.size), plays)
+        return plays
 
     def _tally(self, outcome: Outcome, churned_before: np.ndarray) -> None:
         """Count the sessions, and the users they made leave, in today's tally."""
@@ -104,6 +123,9 @@ class ServingArm:
                                       svc.world.catalog.genre, watched=resp.completion)
         left = outcome.after.churned & ~churned_before
         self.state.tally.add_churn(svc.users.segments(outcome.users[left]))
+        if outcome.organic is not None:
+            self.state.tally.add_organic(outcome.organic.items.size,
+                                         float(outcome.organic.utility.sum()))
 
     def observe(self, outcomes: list[Outcome], rnd: Round) -> None:
         """A serving arm acts on its own outcome only."""

@@ -64,6 +64,7 @@ class RunState:
     seen: np.ndarray  # bool[n_users, n_items]: watched (clicked) so far
     arms: dict[str, ArmState]
     streams: dict[str, np.random.Generator]  # the shared world's streams, by purpose
+    plays: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # per item
     next_session: int = 0  # the log cursor: id of the next session
     today: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (users, items)
 

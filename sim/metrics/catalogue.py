@@ -173,6 +173,10 @@ ORACLE_GAP = declare(
 WELFARE = declare("welfare_per_user", "True utility watched per active user-day", ONLINE,
                   lambda d: ratio(d.tally.per_user.utility.sum(), d.tally.active_at_start.sum()),
                   unit="utility")
+ORGANIC_SHARE = declare(
+    "organic_share", "Plays found outside the recommender (share of plays)", ONLINE,
+    lambda d: ratio(d.tally.organic_plays, d.tally.organic_plays + d.tally.per_user.clicks.sum()),
+    unit="share")
 REACH_GINI = declare("reach_gini", "Gini of distinct users reached per item", CONCENTRATION,
                      lambda d: conc.gini(d.tally.distinct_reach()[d.available]))
 

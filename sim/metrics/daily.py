@@ -74,6 +74,8 @@ class DayTally:
     paths: np.ndarray = field(init=False)  # sessions served per serving path
     per_user: UserSums = field(init=False)  # sessions, clicks, ...: totals and their errors
     reach: list[np.ndarray] = field(init=False)  # per batch: user * n_items + item, shown
+    organic_plays: int = 0  # plays found outside the recommender
+    organic_utility: float = 0.0  # their summed true utility
 
     def __post_init__(self) -> None:
         self.per_user = UserSums(self.n_users)
@@ -112,6 +114,10 @@ class DayTally:
             return np.zeros(self.n_items, dtype=np.int64)
         pairs = np.unique(np.concatenate(self.reach))
         return np.bincount(pairs % self.n_items, minlength=self.n_items)
+
+    def add_organic(self, plays: int, utility: float) -> None:
+        self.organic_plays += plays
+        self.organic_utility += utility
 
     def add_churn(self, segments: np.ndarray) -> None:
         self.churned += np.bincount(segments, minlength=len(SEGMENT_NAMES))

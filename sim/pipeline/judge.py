@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from policies.base import Policy, allowed_items, top_k
 from policies.types import ServeContext, TrainingWindow
 from policies.wrappers import greedy
-from sim.eventlog import EventLog
+from sim.eventlog import LOG_PATHS, ORGANIC, EventLog
 from sim.metrics.offline import ranking_metrics
 from sim.metrics.offpolicy import SLATE_COLUMNS, explored, logged_slates, slate_estimates
 from sim.pipeline.config import PipelineConfig
@@ -75,7 +75,8 @@ class Judge:
                          eval_ctx: EvalContext) -> None:
         """The candidate's CTR on ``day`` estimated from the logged sessions of a sample of
         that day's users, with the logging policy's propensities (IPS, SNIPS, cascade)."""
-        frame = self.log.read([day], SLATE_COLUMNS, arm=self.arm)
+        frame = self.log.read([day], [*SLATE_COLUMNS, "serving_path"], arm=self.arm)
+        frame = frame[frame["serving_path"] != LOG_PATHS[ORGANIC]]  # found, not served
         users = np.unique(frame["user"].to_numpy())
         if users.size > self.cfg.eval_users:
             users = np.sort(self.state.estimate_rng.choice(users, self.cfg.eval_users, replace=False))

@@ -1,0 +1,79 @@
+"""The organic channel: what users find on their own, how it is logged, and that it trains.
+
+Statistical checks state their tolerance next to the assertion.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from agent_contract import small_catalog
+from scipy.stats import chisquare
+
+from agents.choice import ChoiceConfig, utility_for_all_items
+from agents.organic import OrganicConfig, find
+from sim.config import RunConfig
+from sim.story import simulate
+
+MakeConfig = Callable[..., RunConfig]
+
+
+def test_a_found_item_follows_the_softmax_of_taste_and_popularity() -> None:
+    """One user, five allowed items: counts against exp(β_t U + β_p log(1 + plays))."""
+    catalog, choice = small_catalog(), ChoiceConfig()
+    cfg = OrganicConfig(per_session=1.0, taste_weight=1.5, popularity_weight=0.8)
+    taste = np.random.default_rng(1).normal(size=(1, catalog.vectors.shape[1]))
+    taste = (taste / np.linalg.norm(taste)).astype(np.float32)
+    allowed = np.zeros((20_000, catalog.n_items), dtype=bool)
+    allowed[:, [3, 9, 14, 27, 40]] = True
+    plays = np.zeros(catalog.n_items)
+    plays[[3, 9, 14, 27, 40]] = [0, 5, 50, 1, 10]
+    found = find(np.repeat(taste, 20_000, axis=0), allowed, plays, catalog, choice, cfg,
+                 np.random.default_rng(2))
+    utility = utility_for_all_items(taste, catalog, choice)[0, [3, 9, 14, 27, 40]]
+    logit = 1.5 * utility + 0.8 * np.log1p(plays[[3, 9, 14, 27, 40]])
+    expected = np.exp(logit - logit.max()) / np.exp(logit - logit.max()).sum()
+    counts = np.array([(found.items == i).sum() for i in (3, 9, 14, 27, 40)])
+    assert counts.sum() == 20_000  # everyone found one, and only allowed items
+    assert chisquare(counts, 20_000 * expected).pvalue > 1e-4  # false alarm < 1e-4
+
+
+def test_switched_off_nobody_finds_anything() -> None:
+    catalog = small_catalog()
+    found = find(np.zeros((50, catalog.vectors.shape[1]), np.float32),
+                 np.ones((50, catalog.n_items), bool), np.zeros(catalog.n_items), catalog,
+                 ChoiceConfig(), OrganicConfig(), np.random.default_rng(3))
+    assert found.rows.size == 0
+
+
+def test_organic_plays_are_logged_apart_trained_on_and_never_reweighted(
+    small_config: MakeConfig, tmp_path: Path
+) -> None:
+    cfg = small_config("days=4", "policy=popular", "policy.epsilon=0.2",
+                       "users.organic.per_session=0.4")
+    result = simulate(cfg, tmp_path)
+    log = pd.read_parquet(tmp_path / "log")
+    organic = log[log.serving_path == "organic"]
+    assert len(organic) > 0
+    assert organic.clicked.all() and organic.propensity.isna().all()
+    assert (organic.position == 0).all() and (organic.completion > 0).all()
+    assert organic.session.nunique() == len(organic)  # a session of its own each
+    assert not set(organic.session) & set(log[log.serving_path != "organic"].session)
+    # each (user, item) is played at most once, organically or through a slate
+    plays = log[log.clicked]
+    assert not plays.duplicated(["user", "item"]).any()
+    metrics = result.metrics.pivot(index="day", columns="metric", values="value")
+    share = len(organic) / len(plays)
+    assert abs(metrics["organic_share"].mean() - share) < 0.05
+    # the exploring log still supports off-policy estimates: organic rows are left out
+    assert np.isfinite(metrics["ips_ctr_candidate"].iloc[-1])
+    # the popular list learns from organic plays: the serving model counts them
+    deployed = result.registry[result.registry.status == "deployed"].iloc[-1]
+    days = json.loads(deployed.train_days)
+    model = result.policy().base
+    window_plays = log[log.clicked & log.day.isin(days)].groupby("item").size()
+    assert model.counts_[window_plays.index].sum() == window_plays.sum()
