@@ -9,6 +9,8 @@ can replay them, and a new behaviour is one more transition with its own state f
   passed on before attract less (``agents/fatigue.py``, off by default).
 * ``find_organic``: some sessions also bring a play found outside the recommender
   (``agents/organic.py``, off by default).
+* ``continue_visit``: after a slate the user may ask for another (``agents/continuation.py``,
+  off by default).
 * ``next_state``: satisfaction moves toward how the session went (completion if clicked,
   else ``idle_value``); the user then churns with probability
   ``min(1, churn_base * exp(churn_sensitivity * (1 - satisfaction)))``; passed-over items
@@ -26,6 +28,7 @@ import numpy as np
 from agents import choice
 from agents.catalog import Catalog
 from agents.choice import ChoiceConfig, Responses, examination
+from agents.continuation import ContinuationConfig, NextRequests, next_requests
 from agents.fatigue import FatigueConfig, FatigueMemory, attraction_scale, remember
 from agents.organic import OrganicConfig, OrganicPlays, find
 from agents.population import Population, PopulationConfig
@@ -38,6 +41,7 @@ class UsersConfig(PopulationConfig):
     choice: ChoiceConfig = field(default_factory=ChoiceConfig)
     fatigue: FatigueConfig = field(default_factory=FatigueConfig)
     organic: OrganicConfig = field(default_factory=OrganicConfig)
+    continuation: ContinuationConfig = field(default_factory=ContinuationConfig)
 
 
 @dataclass
@@ -101,14 +105,24 @@ def find_organic(users: Users, ids: np.ndarray, allowed: np.ndarray, plays: np.n
                 users.cfg.organic, rng)
 
 
+def continue_visit(users: Users, responses: Responses, times: np.ndarray,
+                   visit_start: np.ndarray, rng: np.random.Generator) -> NextRequests:
+    """Who asks for another slate after this one, and when (``agents/continuation.py``)."""
+    return next_requests(responses, times, visit_start, users.cfg.continuation, rng)
+
+
 def next_state(users: Users, state: UserState, items: np.ndarray, times: np.ndarray,
-               responses: Responses, rng: np.random.Generator) -> UserState:
-    """The users' rows after their session: new satisfaction, then a churn draw from it,
-    and the items they passed on remembered."""
+               responses: Responses, rng: np.random.Generator,
+               ending: np.ndarray | None = None) -> UserState:
+    """The users' rows after their session: new satisfaction, then a churn draw from it for
+    the visits that end here (``ending``; all by default), and the items passed on
+    remembered."""
     cfg = users.cfg
     satisfaction = next_satisfaction(state.satisfaction, responses.clicked,
                                      responses.completion, cfg)
     leaving = rng.random(satisfaction.size) < churn_probability(satisfaction, cfg)
+    if ending is not None:
+        leaving &= ending
     fatigue = state.fatigue
     if cfg.fatigue.enabled:
         exam = examination(items.shape[1], users.choice)

@@ -33,7 +33,7 @@ from sim.shadow import SHADOW, ShadowArm
 from sim.state import RunState, ServingState, ShadowState
 from sim.world import World
 
-SHARED_STREAMS = ("traffic", "choice", "churn", "clock", "faults", "organic")
+SHARED_STREAMS = ("traffic", "choice", "churn", "clock", "faults", "organic", "continuation")
 
 
 def initial_state(cfg: RunConfig, world: World, streams: Streams) -> RunState:

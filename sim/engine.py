@@ -60,16 +60,32 @@ class Engine:
         start = 24.0 * day + tick * tick_hours
         offsets = round_offsets(counts, streams["clock"])
         for users, offset in zip(session_rounds(counts), offsets, strict=True):
-            staying = ~state.users.churned[users]
+            # a user still in a visit (another slate asked for) does not start a new one
+            staying = ~state.users.churned[users] & ~np.isin(users, state.pending.users)
             if staying.any():
-                self.run_round(day, users[staying], start + offset[staying] * tick_hours)
+                times = start + offset[staying] * tick_hours
+                self.run_round(day, users[staying], times, times, first=True)
+        self._continue_visits(day, start + tick_hours)
 
-    def run_round(self, day: int, users: np.ndarray, times: np.ndarray) -> None:
-        """Every arm serves its users, every arm sees what was served, then the world moves."""
+    def _continue_visits(self, day: int, tick_end: float) -> None:
+        """Serve the further slates asked for within this tick (each may ask for another)."""
+        while True:
+            users, times, starts = self.state.pending.take_due(tick_end)
+            if users.size == 0:
+                return
+            self.run_round(day, users, times, starts, first=False)
+
+    def run_round(self, day: int, users: np.ndarray, times: np.ndarray, starts: np.ndarray,
+                  first: bool) -> None:
+        """Every arm serves its users, every arm sees what was served, then the world moves.
+
+        ``starts`` are the visits' start times; ``first`` says the requests open visits.
+        """
         svc = self.service
         recent = svc.recent() if self.needs_pooled_recent else None
         ctx = svc.context(day, float(times.min()) % 24, recent)
-        rnd = Round(day, users, times, svc.outages.down(times), ctx)
+        opens = np.full(users.size, first)
+        rnd = Round(day, users, times, svc.outages.down(times), ctx, starts, opens)
         outcomes = [out for arm in self.arms if (out := arm.serve(rnd)) is not None]
         for arm in self.arms:
             arm.observe(outcomes, rnd)
@@ -87,6 +103,9 @@ class Engine:
         state.today.append((out.users[label], item[label]))
         state.plays += np.bincount(item[clicked], minlength=state.plays.size)
         state.users.put(out.users, out.after)
+        if out.next is not None and out.starts is not None:
+            rows = out.next.rows
+            state.pending.add(out.users[rows], out.next.times, out.starts[rows])
         if out.organic is not None:
             self._move_on_organic(out)
 

@@ -14,6 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from agents.choice import Responses
+from agents.continuation import NextRequests
 from agents.organic import OrganicPlays
 from agents.users import UserState
 from policies.types import ServeContext
@@ -29,6 +30,8 @@ class Round:
     times: np.ndarray  # float[n], run hours
     down: np.ndarray  # bool[n]: the model server is down at the request's time
     ctx: ServeContext  # the pooled context: ``recent`` holds everyone's positives today
+    starts: np.ndarray  # float[n]: when each request's visit began
+    first: np.ndarray  # bool[n]: the request opens its visit (a session, in the tallies)
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class Outcome:
     responses: Responses
     after: UserState  # the users' rows after their session
     organic: OrganicPlays | None = None  # plays the sessions brought from outside
+    next: NextRequests | None = None  # who asks for another slate, and when
+    starts: np.ndarray | None = None  # when each visit began (with ``next``)
 
     @cached_property
     def clicked_item(self) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 
 from agents.choice import Responses
 from agents.organic import OrganicPlays
-from agents.users import find_organic, next_state, respond
+from agents.users import continue_visit, find_organic, next_state, respond
 from sim.fidelity import measure
 from sim.impressions import Source, log_organic, log_served
 from sim.metrics.catalogue import CTR, TOP1_SHARE, arm_values
@@ -90,10 +90,17 @@ class ServingArm:
         source = Source(self.name, st.policy.name, self.job.registry.production or 0)
         log_served(svc.log, source, rnd.day, users, times, sessions, served,
                    resp.click_position, resp.completion)
-        after = next_state(svc.users, before, items, times, resp, streams["churn"])
+        starts = rnd.starts[mine]
+        nxt, ending = None, None
+        if svc.cfg.users.continuation.enabled:
+            nxt = continue_visit(svc.users, resp, times, starts, streams["continuation"])
+            ending = np.ones(users.size, dtype=bool)
+            ending[nxt.rows] = False
+        after = next_state(svc.users, before, items, times, resp, streams["churn"], ending)
         organic = self._organic(rnd, users, times, items, resp)
-        outcome = Outcome(self.name, users, times, sessions, down, served, resp, after, organic)
-        self._tally(outcome, before.churned)
+        outcome = Outcome(self.name, users, times, sessions, down, served, resp, after, organic,
+                          nxt, starts)
+        self._tally(outcome, before.churned, rnd.first[mine])
         return outcome
 
     def _organic(self, rnd: Round, users: np.ndarray, times: np.ndarray, items: np.ndarray,
@@ -112,7 +119,7 @@ class ServingArm:
                     svc.session_ids(players.size), plays)
         return plays
 
-    def _tally(self, outcome: Outcome, churned_before: np.ndarray) -> None:
+    def _tally(self, outcome: Outcome, churned_before: np.ndarray, opens: np.ndarray) -> None:
         """Count the sessions, and the users they made leave, in today's tally."""
         svc, resp = self.service, outcome.responses
         completed = resp.clicked & (resp.completion >= svc.cfg.complete_at)
@@ -120,7 +127,8 @@ class ServingArm:
         utility = resp.utility[rows, resp.click_position.clip(0)]
         self.state.tally.add_sessions(outcome.users, outcome.served.slates.items,
                                       outcome.served.path, resp.clicked, completed, utility,
-                                      svc.world.catalog.genre, watched=resp.completion)
+                                      svc.world.catalog.genre, watched=resp.completion,
+                                      visits=opens)
         left = outcome.after.churned & ~churned_before
         self.state.tally.add_churn(svc.users.segments(outcome.users[left]))
         if outcome.organic is not None:

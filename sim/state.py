@@ -57,6 +57,28 @@ ArmState = ServingState | ShadowState
 
 
 @dataclass
+class Pending:
+    """Requests for another slate within a visit, not served yet (at most one per user)."""
+
+    users: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    times: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    starts: np.ndarray = field(default_factory=lambda: np.zeros(0))  # visits' start times
+
+    def add(self, users: np.ndarray, times: np.ndarray, starts: np.ndarray) -> None:
+        self.users = np.concatenate([self.users, users])
+        self.times = np.concatenate([self.times, times])
+        self.starts = np.concatenate([self.starts, starts])
+
+    def take_due(self, before: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Remove and return the requests due before ``before``, ordered by user id."""
+        due = self.times < before
+        order = np.flatnonzero(due)[np.argsort(self.users[due], kind="stable")]
+        out = self.users[order], self.times[order], self.starts[order]
+        self.users, self.times, self.starts = self.users[~due], self.times[~due], self.starts[~due]
+        return out
+
+
+@dataclass
 class RunState:
     """The run at one moment."""
 
@@ -66,6 +88,7 @@ class RunState:
     streams: dict[str, np.random.Generator]  # the shared world's streams, by purpose
     plays: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # per item
     next_session: int = 0  # the log cursor: id of the next session
+    pending: Pending = field(default_factory=Pending)  # further slates asked for today
     today: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (users, items)
 
     @property

@@ -29,9 +29,14 @@ class UserSums:
         self.watched = np.zeros(n_users)  # titles' worth watched (sum of watched fractions)
 
     def add(self, users: np.ndarray, impressions: np.ndarray, clicked: np.ndarray,
-            completed: np.ndarray, utility: np.ndarray, watched: np.ndarray) -> None:
-        """Users within one call are distinct (one round), so plain indexing adds correctly."""
-        self.sessions[users] += 1
+            completed: np.ndarray, utility: np.ndarray, watched: np.ndarray,
+            visits: np.ndarray | None = None) -> None:
+        """Users within one call are distinct (one round), so plain indexing adds correctly.
+
+        ``visits`` marks the requests that open a session (all, by default): a session that
+        goes on to further slates counts once.
+        """
+        self.sessions[users] += 1 if visits is None else visits
         self.impressions[users] += impressions
         self.clicks[users] += clicked
         self.completed[users] += completed
@@ -94,12 +99,14 @@ class DayTally:
         utility: np.ndarray,
         genre: np.ndarray,
         watched: np.ndarray,
+        visits: np.ndarray | None = None,
     ) -> None:
         """Count one batch of sessions: their users, slates (int[n, k], -1 empty), serving
         path codes, click/complete flags, the true utility at the clicked position and the
         fraction of the clicked title watched (0 without a click)."""
         self.per_user.add(users, (items >= 0).sum(axis=1), clicked, completed,
-                          np.where(clicked, utility, 0.0), np.where(clicked, watched, 0.0))
+                          np.where(clicked, utility, 0.0), np.where(clicked, watched, 0.0),
+                          visits)
         self.impressions += np.bincount(items[items >= 0], minlength=self.n_items)
         rows, slots = np.nonzero(items >= 0)
         self.reach.append(users[rows].astype(np.int64) * self.n_items + items[rows, slots])
