@@ -31,6 +31,7 @@ import numpy as np
 from scipy.special import expit
 
 from agents.catalog import Catalog
+from agents.draws import Draws, as_draws
 from conf.ranges import AtLeast, Between, one_of, ranged
 
 MIN_WATCH = 1e-3  # smallest completion of a click, so a stored 0 always means no click
@@ -110,36 +111,41 @@ def respond(
     items: np.ndarray,
     catalog: Catalog,
     cfg: ChoiceConfig,
-    rng: np.random.Generator,
+    rng: np.random.Generator | Draws,
     attraction_scale: np.ndarray | None = None,
+    utility_loss: np.ndarray | None = None,
 ) -> Responses:
     """Sample each user's reaction to their slate: one row of ``items`` per user.
 
     Slots holding ``-1`` (nothing left to show) are never examined. ``attraction_scale``
-    (n × k), when given, multiplies each item's attraction (impression fatigue).
+    (n × k), when given, multiplies each item's attraction (impression fatigue);
+    ``utility_loss`` (n × k) is taken off each item's utility (satiation).
     """
     n, k = items.shape
+    draws = as_draws(rng, n)
     shown = items >= 0
     safe = np.where(shown, items, 0)
     utility = true_utility(taste, safe, catalog, cfg)
+    if utility_loss is not None:
+        utility = utility - utility_loss
     attract = attraction(utility, safe, catalog, cfg)
     if attraction_scale is not None:
         attract = attract * attraction_scale
     p_hit = examination(k, cfg) * attract * shown
-    hit = rng.random((n, k)) < p_hit
+    hit = draws.uniform(k) < p_hit
     any_hit = hit.any(axis=1)
     position = np.where(any_hit, hit.argmax(axis=1), -1).astype(np.int16)
     completion = np.zeros(n, dtype=np.float32)
     rows = np.flatnonzero(any_hit)
     if rows.size:
-        completion[rows] = watch(utility[rows, position[rows]], cfg, rng)
+        completion[rows] = watch(utility[rows, position[rows]], cfg, draws.take(rows))
     utility = np.where(shown, utility, np.nan).astype(np.float32)
     return Responses(position, completion, utility)
 
 
-def watch(utility: np.ndarray, cfg: ChoiceConfig, rng: np.random.Generator) -> np.ndarray:
+def watch(utility: np.ndarray, cfg: ChoiceConfig, draws: Draws) -> np.ndarray:
     """Completion fraction of clicked items, Beta with a utility-driven mean."""
     mean = expit(cfg.completion_bias + cfg.completion_utility * utility)
     kappa = cfg.completion_concentration
     # a click always watches a little and never more than all: keeps 0 meaning "no click"
-    return np.clip(rng.beta(kappa * mean, kappa * (1 - mean)), MIN_WATCH, 1.0)
+    return np.clip(draws.beta(kappa * mean, kappa * (1 - mean), tag=1), MIN_WATCH, 1.0)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from agents.choice import Responses
+from agents.draws import Draws, as_draws
 from conf.ranges import UNIT, AtLeast, ranged
 
 
@@ -47,7 +48,7 @@ class NextRequests:
 
 
 def next_requests(responses: Responses, times: np.ndarray, visit_start: np.ndarray,
-                  cfg: ContinuationConfig, rng: np.random.Generator) -> NextRequests:
+                  cfg: ContinuationConfig, draws: Draws | np.random.Generator) -> NextRequests:
     """Draw who continues; keep those whose next request fits the budget and the day."""
     clicked = responses.clicked
     p = np.where(clicked, cfg.after_watch * responses.completion, cfg.after_pass)
@@ -55,5 +56,6 @@ def next_requests(responses: Responses, times: np.ndarray, visit_start: np.ndarr
     when = times + later
     midnight = (np.floor(times / 24.0) + 1) * 24.0
     fits = (when <= visit_start + cfg.budget_hours) & (when < midnight)
-    rows = np.flatnonzero((rng.random(times.size) < p) & fits)
+    coin = as_draws(draws, times.size).uniform(1, tag=4)[:, 0]
+    rows = np.flatnonzero((coin < p) & fits)
     return NextRequests(rows, when[rows])

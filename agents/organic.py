@@ -18,6 +18,7 @@ import numpy as np
 
 from agents.catalog import Catalog
 from agents.choice import ChoiceConfig, utility_for_all_items, watch
+from agents.draws import Draws, as_draws
 from conf.ranges import UNIT, AtLeast, ranged
 
 
@@ -48,14 +49,16 @@ class OrganicPlays:
 
 
 def find(taste: np.ndarray, allowed: np.ndarray, plays: np.ndarray, catalog: Catalog,
-         choice: ChoiceConfig, cfg: OrganicConfig, rng: np.random.Generator) -> OrganicPlays:
+         choice: ChoiceConfig, cfg: OrganicConfig,
+         draws: Draws | np.random.Generator) -> OrganicPlays:
     """Organic plays for a batch: ``taste`` and ``allowed`` (bool[n, n_items]) per session."""
-    found = rng.random(taste.shape[0]) < cfg.per_session
+    draws = as_draws(draws, taste.shape[0])
+    found = draws.uniform(1, tag=2)[:, 0] < cfg.per_session
     rows = np.flatnonzero(found & allowed.any(axis=1))
     utility = utility_for_all_items(taste[rows], catalog, choice)
     score = cfg.taste_weight * utility + cfg.popularity_weight * np.log1p(plays)[None, :]
-    gumbel = -np.log(-np.log(rng.random(utility.shape)))  # Gumbel-max: a softmax draw
-    pick = np.argmax(np.where(allowed[rows], score + gumbel, -np.inf), axis=1)
+    players = draws.take(rows)
+    pick = players.categorical(np.where(allowed[rows], score, -np.inf), tag=3)
     value = utility[np.arange(rows.size), pick].astype(np.float32)
-    completion = watch(value, choice, rng).astype(np.float32) if rows.size else value
+    completion = watch(value, choice, players).astype(np.float32) if rows.size else value
     return OrganicPlays(rows, pick.astype(np.int32), completion, value)

@@ -57,10 +57,11 @@ class Population:
 
 
 def generate_population(
-    cfg: PopulationConfig, catalog: Catalog, rng: np.random.Generator
+    cfg: PopulationConfig, catalog: Catalog, rng: np.random.Generator, n: int | None = None
 ) -> Population:
-    """Draw users: segment, favourite genres, taste vector and activity."""
-    n = cfg.n_users
+    """Draw users: segment, favourite genres, taste vector and activity (``n`` of them,
+    ``cfg.n_users`` by default: later sign-ups are drawn up front too)."""
+    n = cfg.n_users if n is None else n
     segment = (rng.random(n) < cfg.niche_fraction).astype(np.int8)
     taste = _draw_tastes(cfg, catalog, segment, rng)
     # log-normal with the requested mean: E[exp(N(mu, s^2))] = exp(mu + s^2/2)

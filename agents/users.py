@@ -7,6 +7,8 @@ can replay them, and a new behaviour is one more transition with its own state f
 
 * ``respond``: examine, click at most once, watch (``agents/choice.py``); items the user
   passed on before attract less (``agents/fatigue.py``, off by default).
+* Satiation: a genre just watched is worth less for a while (``agents/satiation.py``, off by
+  default).
 * ``find_organic``: some sessions also bring a play found outside the recommender
   (``agents/organic.py``, off by default).
 * ``continue_visit``: after a slate the user may ask for another (``agents/continuation.py``,
@@ -29,9 +31,12 @@ from agents import choice
 from agents.catalog import Catalog
 from agents.choice import ChoiceConfig, Responses, examination
 from agents.continuation import ContinuationConfig, NextRequests, next_requests
+from agents.draws import Draws, as_draws
 from agents.fatigue import FatigueConfig, FatigueMemory, attraction_scale, remember
 from agents.organic import OrganicConfig, OrganicPlays, find
 from agents.population import Population, PopulationConfig
+from agents.satiation import SatiationConfig, SatiationMemory, consume, utility_loss
+from agents.visits import VisitsConfig
 
 
 @dataclass
@@ -42,6 +47,8 @@ class UsersConfig(PopulationConfig):
     fatigue: FatigueConfig = field(default_factory=FatigueConfig)
     organic: OrganicConfig = field(default_factory=OrganicConfig)
     continuation: ContinuationConfig = field(default_factory=ContinuationConfig)
+    visits: VisitsConfig = field(default_factory=VisitsConfig)
+    satiation: SatiationConfig = field(default_factory=SatiationConfig)
 
 
 @dataclass
@@ -51,26 +58,38 @@ class UserState:
     satisfaction: np.ndarray  # float64[n] in [0, 1]
     churned: np.ndarray  # bool[n]
     fatigue: FatigueMemory  # items passed on, per user (no columns when fatigue is off)
+    joined: np.ndarray  # bool[n]: signed up by now (everyone but later sign-ups)
+    satiation: SatiationMemory  # per user and genre (no columns when satiation is off)
 
     @classmethod
-    def initial(cls, n_users: int, cfg: UsersConfig) -> UserState:
+    def initial(cls, n_users: int, cfg: UsersConfig, n_genres: int) -> UserState:
+        """``n_users`` rows; the first ``cfg.n_users`` have joined, later sign-ups wait."""
         return cls(np.full(n_users, cfg.satisfaction_init), np.zeros(n_users, dtype=bool),
-                   FatigueMemory.empty(n_users, cfg.fatigue))
+                   FatigueMemory.empty(n_users, cfg.fatigue), np.arange(n_users) < cfg.n_users,
+                   SatiationMemory.empty(n_users, n_genres, cfg.satiation))
 
     def rows(self, users: np.ndarray) -> UserState:
         """A copy of some users' rows."""
         return UserState(self.satisfaction[users], self.churned[users],
-                         self.fatigue.rows(users))
+                         self.fatigue.rows(users), self.joined[users],
+                         self.satiation.rows(users))
 
     def put(self, users: np.ndarray, rows: UserState) -> None:
         """Write new rows back (the owner of the state does this, never a transition)."""
         self.satisfaction[users] = rows.satisfaction
         self.churned[users] = rows.churned
         self.fatigue.put(users, rows.fatigue)
+        self.joined[users] = rows.joined
+        self.satiation.put(users, rows.satiation)
+
+    @property
+    def active(self) -> np.ndarray:
+        """bool[n]: joined and not churned."""
+        return self.joined & ~self.churned
 
     def active_ids(self) -> np.ndarray:
-        """Users who have not churned."""
-        return np.flatnonzero(~self.churned)
+        """Users who have joined and not churned."""
+        return np.flatnonzero(self.active)
 
 
 @dataclass(frozen=True)
@@ -88,31 +107,36 @@ class Users:
 
 
 def respond(users: Users, state: UserState, ids: np.ndarray, items: np.ndarray,
-            times: np.ndarray, rng: np.random.Generator) -> Responses:
+            times: np.ndarray, draws: Draws | np.random.Generator) -> Responses:
     """Each user's reaction to their slate (row of ``items``) at ``times`` (run hours);
     ``state`` holds their rows."""
-    fatigue = users.cfg.fatigue
-    scale = attraction_scale(state.fatigue, items, times, fatigue) if fatigue.enabled else None
-    return choice.respond(users.population.taste[ids], items, users.catalog, users.choice, rng,
-                          attraction_scale=scale)
+    cfg = users.cfg
+    scale = None
+    if cfg.fatigue.enabled:
+        scale = attraction_scale(state.fatigue, items, times, cfg.fatigue)
+    loss = None
+    if cfg.satiation.enabled:
+        loss = utility_loss(state.satiation, items, users.catalog.genre, times, cfg.satiation)
+    return choice.respond(users.population.taste[ids], items, users.catalog, users.choice, draws,
+                          attraction_scale=scale, utility_loss=loss)
 
 
 def find_organic(users: Users, ids: np.ndarray, allowed: np.ndarray, plays: np.ndarray,
-                 rng: np.random.Generator) -> OrganicPlays:
+                 draws: Draws | np.random.Generator) -> OrganicPlays:
     """Plays the sessions of ``ids`` bring from outside the recommender (``agents/organic.py``);
     ``allowed`` marks what each may still play, ``plays`` the service's plays per item."""
     return find(users.population.taste[ids], allowed, plays, users.catalog, users.choice,
-                users.cfg.organic, rng)
+                users.cfg.organic, draws)
 
 
 def continue_visit(users: Users, responses: Responses, times: np.ndarray,
-                   visit_start: np.ndarray, rng: np.random.Generator) -> NextRequests:
+                   visit_start: np.ndarray, draws: Draws | np.random.Generator) -> NextRequests:
     """Who asks for another slate after this one, and when (``agents/continuation.py``)."""
-    return next_requests(responses, times, visit_start, users.cfg.continuation, rng)
+    return next_requests(responses, times, visit_start, users.cfg.continuation, draws)
 
 
 def next_state(users: Users, state: UserState, items: np.ndarray, times: np.ndarray,
-               responses: Responses, rng: np.random.Generator,
+               responses: Responses, draws: Draws | np.random.Generator,
                ending: np.ndarray | None = None) -> UserState:
     """The users' rows after their session: new satisfaction, then a churn draw from it for
     the visits that end here (``ending``; all by default), and the items passed on
@@ -120,14 +144,29 @@ def next_state(users: Users, state: UserState, items: np.ndarray, times: np.ndar
     cfg = users.cfg
     satisfaction = next_satisfaction(state.satisfaction, responses.clicked,
                                      responses.completion, cfg)
-    leaving = rng.random(satisfaction.size) < churn_probability(satisfaction, cfg)
+    draw = as_draws(draws, satisfaction.size).uniform(1, tag=5)[:, 0]
+    leaving = draw < churn_probability(satisfaction, cfg)
     if ending is not None:
         leaving &= ending
+    if cfg.visits.churn_per == "day":
+        leaving[:] = False  # drawn at midnight instead (``daily_churn``)
     fatigue = state.fatigue
     if cfg.fatigue.enabled:
         exam = examination(items.shape[1], users.choice)
         fatigue = remember(fatigue, items, responses.click_position, exam, times, cfg.fatigue)
-    return UserState(satisfaction, state.churned | leaving, fatigue)
+    satiation = state.satiation
+    if cfg.satiation.enabled:
+        rows = np.arange(items.shape[0])
+        watched = items[rows, np.maximum(responses.click_position, 0)]
+        genres = np.where(responses.clicked, users.catalog.genre[watched], -1)
+        satiation = consume(satiation, genres, responses.completion, times, cfg.satiation)
+    return UserState(satisfaction, state.churned | leaving, fatigue, state.joined, satiation)
+
+
+def daily_churn(users: Users, state: UserState, ids: np.ndarray, draws: Draws | np.random.Generator) -> np.ndarray:
+    """bool[len(ids)]: which of the active users ``ids`` leave at this midnight."""
+    hazard = churn_probability(state.satisfaction[ids], users.cfg)
+    return as_draws(draws, ids.size).uniform(1, tag=6)[:, 0] < hazard
 
 
 def next_satisfaction(

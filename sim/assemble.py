@@ -39,10 +39,17 @@ SHARED_STREAMS = ("traffic", "choice", "churn", "clock", "faults", "organic", "c
 def initial_state(cfg: RunConfig, world: World, streams: Streams) -> RunState:
     """The run before its first night."""
     n_users, n_items = world.population.n_users, world.catalog.n_items
-    return RunState(users=UserState.initial(n_users, cfg.users),
+    return RunState(users=UserState.initial(n_users, cfg.users, world.catalog.n_genres),
                     seen=np.zeros((n_users, n_items), dtype=bool), arms={},
                     streams={name: streams.rng(name) for name in SHARED_STREAMS},
-                    plays=np.zeros(n_items, dtype=np.int64))
+                    plays=np.zeros(n_items, dtype=np.int64),
+                    requests_today=np.zeros(n_users, dtype=np.int64))
+
+
+def crn_keys(streams: Streams) -> dict[str, np.uint64]:
+    """One hash key per purpose of the users' draws (common random numbers)."""
+    return {name: np.uint64(streams.seed_sequence(f"crn/{name}").generate_state(1, np.uint64)[0])
+            for name in SHARED_STREAMS}
 
 
 def factory(cfg: RunConfig, world: World, streams: Streams, policy_cfg: Any,
@@ -60,7 +67,8 @@ def build_engine(cfg: RunConfig, world: World, streams: Streams, state: RunState
                  run_dir: Path, outages: Outages) -> Engine:
     """The service, every arm and every closer of the metrics table, around ``state``."""
     sample = fidelity_sample(world.population.n_users, streams.rng("fidelity"))
-    service = Service(cfg, world, EventLog(Path(run_dir) / "log"), state, outages, sample)
+    keys = crn_keys(streams) if cfg.common_random_numbers else {}
+    service = Service(cfg, world, EventLog(Path(run_dir) / "log"), state, outages, sample, keys)
     plan = arm_plan(cfg, world.population.n_users, streams.entropy)
     serving = [serving_arm(service, name, members, streams, run_dir, len(plan))
                for name, members in plan.items()]

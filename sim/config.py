@@ -58,6 +58,9 @@ class RunConfig:
     complete_at: float = ranged(0.8, Between(0.01, 1.0))
     arm: str = "main"
     progress: bool = True
+    # users' coin flips keyed by (seed, user, day, request): runs that differ only in the
+    # policy share them (common random numbers); false: one stream per component
+    common_random_numbers: bool = False
     users: UsersConfig = field(default_factory=UsersConfig)
     catalog: CatalogConfig = field(default_factory=CatalogConfig)
     policy: Any = None

@@ -15,11 +15,19 @@ from typing import Protocol
 
 import numpy as np
 
+from agents.users import daily_churn
+from agents.visits import cohort, visit_rate
 from sim.controllers import next_epsilon
 from sim.rounds import Arm, Outcome, Round
 from sim.service import Service
 from sim.state import RunState, ServingState
-from sim.traffic import draw_sessions, round_offsets, session_rounds
+from sim.traffic import (
+    draw_sessions,
+    keyed_offsets,
+    keyed_sessions,
+    round_offsets,
+    session_rounds,
+)
 
 Row = dict[str, float | int | str]
 
@@ -47,7 +55,11 @@ class Engine:
         return self.service.state
 
     def night(self, day: int, crashed: bool) -> None:
-        """The night before ``day``: every arm's nightly job and lists."""
+        """The night before ``day``: the day's sign-ups join, then every arm's nightly job
+        and lists."""
+        cfg = self.service.cfg.users
+        self.state.users.joined[cohort(day, cfg.n_users, cfg.visits)] = True
+        self.state.requests_today[:] = 0
         for arm in self.arms:
             arm.night(day, crashed)
         self.state.today = []
@@ -55,13 +67,20 @@ class Engine:
     def run_tick(self, day: int, tick: int, tick_hours: float, share: float) -> None:
         """Draw this tick's sessions and serve them, one round of distinct users at a time."""
         state, streams = self.state, self.state.streams
-        activity = self.service.world.population.activity
-        counts = draw_sessions(activity, ~state.users.churned, share, streams["traffic"])
+        users, cfg = state.users, self.service.cfg.users
+        rate = visit_rate(self.service.world.population.activity, users.satisfaction,
+                          cfg.satisfaction_init, cfg.visits)
+        keys = self.service.keys
+        if keys:
+            counts = keyed_sessions(keys["traffic"], rate, users.active, share, day, tick)
+            offsets = keyed_offsets(keys["clock"], counts, day, tick)
+        else:
+            counts = draw_sessions(rate, users.active, share, streams["traffic"])
+            offsets = round_offsets(counts, streams["clock"])
         start = 24.0 * day + tick * tick_hours
-        offsets = round_offsets(counts, streams["clock"])
         for users, offset in zip(session_rounds(counts), offsets, strict=True):
             # a user still in a visit (another slate asked for) does not start a new one
-            staying = ~state.users.churned[users] & ~np.isin(users, state.pending.users)
+            staying = state.users.active[users] & ~np.isin(users, state.pending.users)
             if staying.any():
                 times = start + offset[staying] * tick_hours
                 self.run_round(day, users[staying], times, times, first=True)
@@ -121,12 +140,25 @@ class Engine:
         state.plays += np.bincount(org.items, minlength=state.plays.size)
 
     def close_day(self, day: int) -> None:
-        """Midnight: seal the day's log, then every closer's row of metrics."""
+        """Midnight: daily churn (when drawn per day), seal the day's log, then every
+        closer's row of metrics."""
+        if self.service.cfg.users.visits.churn_per == "day":
+            self._churn_at_midnight(day)
         self.service.log.seal(day)
         for closer in self.closers:
             values = closer.close_day(day)
             self.rows += [{"day": day, "arm": closer.name, "metric": k, "value": v}
                           for k, v in values.items()]
+
+    def _churn_at_midnight(self, day: int) -> None:
+        """Each active user leaves with the day's hazard; arms count their own leavers."""
+        users, svc = self.state.users, self.service
+        ids = users.active_ids()
+        leavers = ids[daily_churn(svc.users, users, ids, svc.draws("churn", day, ids))]
+        users.churned[leavers] = True
+        for arm in self.state.arms.values():
+            if isinstance(arm, ServingState):
+                arm.tally.add_churn(svc.users.segments(leavers[arm.members[leavers]]))
 
     def steer(self) -> None:
         """The adaptive controller, after a day closed: each explorer's next epsilon."""

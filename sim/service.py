@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from agents.draws import Draws, KeyedDraws, StreamDraws
 from agents.users import Users
 from policies.types import ServeContext
 from sim.config import RunConfig
@@ -25,10 +26,12 @@ class Service:
     """Shared world, log and state, as the arms see them."""
 
     def __init__(self, cfg: RunConfig, world: World, log: EventLog, state: RunState,
-                 outages: Outages, fidelity_users: np.ndarray) -> None:
-        """``fidelity_users``: the fixed sample every night's fidelity is measured on."""
+                 outages: Outages, fidelity_users: np.ndarray,
+                 keys: dict[str, np.uint64]) -> None:
+        """``fidelity_users``: the fixed sample every night's fidelity is measured on;
+        ``keys``: per purpose, the hash key of the users' draws (empty: component streams)."""
         self.cfg, self.world, self.log, self.state, self.outages = cfg, world, log, state, outages
-        self.fidelity_users = fidelity_users
+        self.fidelity_users, self.keys = fidelity_users, keys
         self.users = Users(world.population, world.catalog, world.choice, cfg.users)
         self.item_value = world.mean_item_utility()
 
@@ -80,9 +83,16 @@ class Service:
 
     def new_tally(self, members: np.ndarray) -> DayTally:
         """An empty tally for a day, with the members still active as it begins."""
-        active = ~self.state.users.churned & members
+        active = self.state.users.active & members
         at_start = np.bincount(self.world.population.segment[active], minlength=2)
         return DayTally(self.world.catalog.n_items, at_start, self.world.population.n_users)
+
+    def draws(self, purpose: str, day: int, users: np.ndarray) -> Draws:
+        """The users' draws for ``purpose``: keyed per user and request (common random
+        numbers) or, by default, the purpose's component stream."""
+        if self.keys:
+            return KeyedDraws(self.keys[purpose], users, day, self.state.requests_today[users])
+        return StreamDraws(self.state.streams[purpose], users.size)
 
     def session_ids(self, n: int) -> np.ndarray:
         """The next ``n`` session ids (advances the log cursor)."""

@@ -54,7 +54,7 @@ class ServingArm:
         """The deployed model against ground truth, on the sample's members still active."""
         svc, st = self.service, self.state
         users = svc.fidelity_users
-        users = users[st.members[users] & ~svc.state.users.churned[users]]
+        users = users[st.members[users] & svc.state.users.active[users]]
         assert st.policy is not None
         return measure(st.policy, users, svc.context(day, 0.0), svc.world, svc.item_value,
                        svc.cfg.serving.k)
@@ -83,9 +83,8 @@ class ServingArm:
         served = self.server.serve(st.policy, users, ctx, down)
         st.ever_served[users] = True
         before = svc.state.users.rows(users)
-        streams = svc.state.streams
         items = served.slates.items
-        resp = respond(svc.users, before, users, items, times, streams["choice"])
+        resp = respond(svc.users, before, users, items, times, svc.draws("choice", rnd.day, users))
         sessions = svc.session_ids(users.size)
         source = Source(self.name, st.policy.name, self.job.registry.production or 0)
         log_served(svc.log, source, rnd.day, users, times, sessions, served,
@@ -93,11 +92,14 @@ class ServingArm:
         starts = rnd.starts[mine]
         nxt, ending = None, None
         if svc.cfg.users.continuation.enabled:
-            nxt = continue_visit(svc.users, resp, times, starts, streams["continuation"])
+            nxt = continue_visit(svc.users, resp, times, starts,
+                                 svc.draws("continuation", rnd.day, users))
             ending = np.ones(users.size, dtype=bool)
             ending[nxt.rows] = False
-        after = next_state(svc.users, before, items, times, resp, streams["churn"], ending)
+        after = next_state(svc.users, before, items, times, resp,
+                           svc.draws("churn", rnd.day, users), ending)
         organic = self._organic(rnd, users, times, items, resp)
+        svc.state.requests_today[users] += 1
         outcome = Outcome(self.name, users, times, sessions, down, served, resp, after, organic,
                           nxt, starts)
         self._tally(outcome, before.churned, rnd.first[mine])
@@ -113,7 +115,7 @@ class ServingArm:
         clicked = np.flatnonzero(resp.clicked)
         allowed[clicked, items[clicked, resp.click_position[clicked]]] = False  # just watched
         plays = find_organic(svc.users, users, allowed, svc.state.plays,
-                             svc.state.streams["organic"])
+                             svc.draws("organic", rnd.day, users))
         players = users[plays.rows]
         log_organic(svc.log, self.name, rnd.day, players, times[plays.rows],
                     svc.session_ids(players.size), plays)
@@ -146,7 +148,7 @@ class ServingArm:
         assert st.night is not None
         values = arm_values(ArmDay(
             day, st.tally, catalog.available(day), svc.item_value, st.never_shown,
-            catalog.release_day, int(st.members.sum()),
+            catalog.release_day, int((st.members & svc.state.users.joined).sum()),
             svc.outages.hours_down(24.0 * day, 24.0 * (day + 1)), st.night,
             self.job.registry.production, st.epsilon, st.fidelity))
         st.ctr[day] = values[CTR]

@@ -89,6 +89,7 @@ class RunState:
     plays: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # per item
     next_session: int = 0  # the log cursor: id of the next session
     pending: Pending = field(default_factory=Pending)  # further slates asked for today
+    requests_today: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     today: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (users, items)
 
     @property

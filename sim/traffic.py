@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import poisson
 
+from agents.draws import keyed_uniform
 from conf.ranges import UNIT, Between, ranged
 
 
@@ -63,3 +65,25 @@ def round_offsets(counts: np.ndarray, rng: np.random.Generator) -> list[np.ndarr
     draws = draws[np.lexsort((draws, owner))]  # ascending within each user
     first = np.cumsum(per_user) - per_user
     return [draws[first[per_user > r] + r] for r in range(int(per_user.max(initial=0)))]
+
+
+def keyed_sessions(key: np.uint64, rate: np.ndarray, active: np.ndarray, share: float,
+                   day: int, tick: int) -> np.ndarray:
+    """``draw_sessions`` with each user's count inverted from their own keyed uniform."""
+    users = np.flatnonzero(active)
+    u = keyed_uniform(key, users, day, np.full(users.size, tick), 1)[:, 0]
+    mu = rate[users] * share
+    counts = np.zeros(rate.shape[0], dtype=np.int64)
+    some = u >= np.exp(-mu)  # P(0) = e^-mu: most users, most ticks, need no inversion
+    counts[users[some]] = poisson.ppf(u[some], mu[some]).astype(np.int64)
+    return counts
+
+
+def keyed_offsets(key: np.uint64, counts: np.ndarray, day: int, tick: int) -> list[np.ndarray]:
+    """``round_offsets`` from each user's own keyed uniforms, sorted per user."""
+    users = np.flatnonzero(counts)
+    per_user = counts[users]
+    draws = keyed_uniform(key, users, day, np.full(users.size, tick), int(per_user.max(initial=1)))
+    draws = np.sort(np.where(np.arange(draws.shape[1])[None, :] < per_user[:, None], draws, 2.0),
+                    axis=1)
+    return [draws[per_user > r, r] for r in range(int(per_user.max(initial=0)))]

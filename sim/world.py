@@ -39,7 +39,8 @@ class World:
 
 
 def build_world(cfg: RunConfig, streams: Streams) -> World:
-    """Draw catalog then population, each from its own stream."""
+    """Draw catalog then population (later sign-ups included), each from its own stream."""
     catalog = generate_catalog(cfg.catalog, streams.rng("catalog"))
-    population = generate_population(cfg.users, catalog, streams.rng("population"))
+    everyone = cfg.users.n_users + cfg.days * cfg.users.visits.signups_per_day
+    population = generate_population(cfg.users, catalog, streams.rng("population"), everyone)
     return World(catalog, population, cfg.users.choice)
