@@ -4,10 +4,12 @@
 2. Night before day d: if the plan says the night crashes, each arm keeps yesterday's model
    and lists; otherwise each arm fits on days < d, gates, deploys and precomputes slates.
 3. Day d: the traffic process ticks every ``tick_minutes``; each tick's sessions are
-   served, answered and logged as one batch per round of distinct users. A request that
-   falls inside a model-server outage is answered by the fallback chain.
-4. Midnight: on a lossy day the buffered log loses rows; day d's partition is sealed; each
-   arm, the A/B readout and the shadow record day d's metrics.
+   served, answered and logged as one batch per round of distinct users; further slates
+   asked for within a visit are served in the tick they fall in. A request that falls
+   inside a model-server outage is answered by the fallback chain.
+4. Midnight: on a lossy day the buffered log loses rows; with churn drawn per day, active
+   users leave; day d's partition is sealed; each arm, the A/B readout and the shadow
+   record day d's metrics.
 5. After midnight the controller, when adaptive, sets each explorer's next epsilon from the
    closed day; then the next night starts. Repeat 2–5; the run ends after the last midnight.
 

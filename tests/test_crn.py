@@ -43,7 +43,8 @@ def test_each_key_part_changes_the_numbers_and_other_users_do_not() -> None:
 
 
 def test_keyed_categorical_follows_the_softmax() -> None:
-    logits = np.log(np.array([[0.2, 0.5, 0.3, 0.0]]).repeat(30_000, axis=0))
+    logits = np.log(np.array([[0.2, 0.5, 0.3, 1.0]]).repeat(30_000, axis=0))
+    logits[:, 3] = -np.inf  # never
     draws = KeyedDraws(KEY, np.arange(30_000), 0, np.zeros(30_000, np.int64))
     counts = np.bincount(draws.categorical(logits), minlength=4)
     expected = 30_000 * np.array([0.2, 0.5, 0.3, 0.0])
