@@ -143,9 +143,9 @@ def respond(
     return Responses(position, completion, utility)
 
 
-def watch(utility: np.ndarray, cfg: ChoiceConfig, draws: Draws) -> np.ndarray:
+def watch(utility: np.ndarray, cfg: ChoiceConfig, draws: Draws, tag: int = 1) -> np.ndarray:
     """Completion fraction of clicked items, Beta with a utility-driven mean."""
     mean = expit(cfg.completion_bias + cfg.completion_utility * utility)
     kappa = cfg.completion_concentration
     # a click always watches a little and never more than all: keeps 0 meaning "no click"
-    return np.clip(draws.beta(kappa * mean, kappa * (1 - mean), tag=1), MIN_WATCH, 1.0)
+    return np.clip(draws.beta(kappa * mean, kappa * (1 - mean), tag=tag), MIN_WATCH, 1.0)

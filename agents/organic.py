@@ -47,6 +47,12 @@ class OrganicPlays:
     completion: np.ndarray  # float32, how much of it they watched
     utility: np.ndarray  # float32, its true utility for them
 
+    @classmethod
+    def concat(cls, parts: list[OrganicPlays]) -> OrganicPlays:
+        """Plays of several kinds for one batch, one after the other."""
+        return cls(*(np.concatenate([getattr(p, f) for p in parts])
+                     for f in ("rows", "items", "completion", "utility")))
+
 
 def find(taste: np.ndarray, allowed: np.ndarray, plays: np.ndarray, catalog: Catalog,
          choice: ChoiceConfig, cfg: OrganicConfig,

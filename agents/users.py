@@ -13,6 +13,8 @@ can replay them, and a new behaviour is one more transition with its own state f
   (``agents/organic.py``, off by default).
 * ``continue_visit``: after a slate the user may ask for another (``agents/continuation.py``,
   off by default).
+* ``replay_loved``: some sessions bring a replay of a loved title (``agents/rewatch.py``,
+  off by default).
 * ``next_state``: satisfaction moves toward how the session went (completion if clicked,
   else ``idle_value``); the user then churns with probability
   ``min(1, churn_base * exp(churn_sensitivity * (1 - satisfaction)))``; passed-over items
@@ -35,6 +37,7 @@ from agents.draws import Draws, as_draws
 from agents.fatigue import FatigueConfig, FatigueMemory, attraction_scale, remember
 from agents.organic import OrganicConfig, OrganicPlays, find
 from agents.population import Population, PopulationConfig
+from agents.rewatch import LovedMemory, RewatchConfig, love, replay
 from agents.satiation import SatiationConfig, SatiationMemory, consume, utility_loss
 from agents.visits import VisitsConfig
 
@@ -49,6 +52,7 @@ class UsersConfig(PopulationConfig):
     continuation: ContinuationConfig = field(default_factory=ContinuationConfig)
     visits: VisitsConfig = field(default_factory=VisitsConfig)
     satiation: SatiationConfig = field(default_factory=SatiationConfig)
+    rewatch: RewatchConfig = field(default_factory=RewatchConfig)
 
 
 @dataclass
@@ -60,19 +64,21 @@ class UserState:
     fatigue: FatigueMemory  # items passed on, per user (no columns when fatigue is off)
     joined: np.ndarray  # bool[n]: signed up by now (everyone but later sign-ups)
     satiation: SatiationMemory  # per user and genre (no columns when satiation is off)
+    loved: LovedMemory  # titles each user loved, for replays (no columns when off)
 
     @classmethod
     def initial(cls, n_users: int, cfg: UsersConfig, n_genres: int) -> UserState:
         """``n_users`` rows; the first ``cfg.n_users`` have joined, later sign-ups wait."""
         return cls(np.full(n_users, cfg.satisfaction_init), np.zeros(n_users, dtype=bool),
                    FatigueMemory.empty(n_users, cfg.fatigue), np.arange(n_users) < cfg.n_users,
-                   SatiationMemory.empty(n_users, n_genres, cfg.satiation))
+                   SatiationMemory.empty(n_users, n_genres, cfg.satiation),
+                   LovedMemory.empty(n_users, cfg.rewatch))
 
     def rows(self, users: np.ndarray) -> UserState:
         """A copy of some users' rows."""
         return UserState(self.satisfaction[users], self.churned[users],
                          self.fatigue.rows(users), self.joined[users],
-                         self.satiation.rows(users))
+                         self.satiation.rows(users), self.loved.rows(users))
 
     def put(self, users: np.ndarray, rows: UserState) -> None:
         """Write new rows back (the owner of the state does this, never a transition)."""
@@ -81,6 +87,7 @@ class UserState:
         self.fatigue.put(users, rows.fatigue)
         self.joined[users] = rows.joined
         self.satiation.put(users, rows.satiation)
+        self.loved.put(users, rows.loved)
 
     @property
     def active(self) -> np.ndarray:
@@ -154,13 +161,24 @@ def next_state(users: Users, state: UserState, items: np.ndarray, times: np.ndar
     if cfg.fatigue.enabled:
         exam = examination(items.shape[1], users.choice)
         fatigue = remember(fatigue, items, responses.click_position, exam, times, cfg.fatigue)
+    watched = np.where(responses.clicked, items[np.arange(items.shape[0]),
+                                                np.maximum(responses.click_position, 0)], -1)
     satiation = state.satiation
     if cfg.satiation.enabled:
-        rows = np.arange(items.shape[0])
-        watched = items[rows, np.maximum(responses.click_position, 0)]
-        genres = np.where(responses.clicked, users.catalog.genre[watched], -1)
+        genres = np.where(watched >= 0, users.catalog.genre[np.maximum(watched, 0)], -1)
         satiation = consume(satiation, genres, responses.completion, times, cfg.satiation)
-    return UserState(satisfaction, state.churned | leaving, fatigue, state.joined, satiation)
+    loved = state.loved
+    if cfg.rewatch.enabled:
+        loved = love(loved, watched, responses.completion, cfg.rewatch)
+    return UserState(satisfaction, state.churned | leaving, fatigue, state.joined, satiation,
+                     loved)
+
+
+def replay_loved(users: Users, state: UserState, ids: np.ndarray,
+                 draws: Draws | np.random.Generator) -> OrganicPlays:
+    """Replays of loved titles the sessions of ``ids`` bring (``agents/rewatch.py``)."""
+    return replay(users.population.taste[ids], state.loved, users.catalog, users.choice,
+                  users.cfg.rewatch, draws)
 
 
 def daily_churn(users: Users, state: UserState, ids: np.ndarray, draws: Draws | np.random.Generator) -> np.ndarray:

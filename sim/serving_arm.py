@@ -14,7 +14,14 @@ import numpy as np
 
 from agents.choice import Responses
 from agents.organic import OrganicPlays
-from agents.users import continue_visit, find_organic, next_state, respond
+from agents.users import (
+    UserState,
+    continue_visit,
+    find_organic,
+    next_state,
+    replay_loved,
+    respond,
+)
 from sim.fidelity import measure
 from sim.impressions import Source, log_organic, log_served
 from sim.metrics.catalogue import CTR, TOP1_SHARE, arm_values
@@ -98,24 +105,30 @@ class ServingArm:
             ending[nxt.rows] = False
         after = next_state(svc.users, before, items, times, resp,
                            svc.draws("churn", rnd.day, users), ending)
-        organic = self._organic(rnd, users, times, items, resp)
+        organic = self._outside(rnd, users, times, items, resp, after)
         svc.state.requests_today[users] += 1
         outcome = Outcome(self.name, users, times, sessions, down, served, resp, after, organic,
                           nxt, starts)
         self._tally(outcome, before.churned, rnd.first[mine])
         return outcome
 
-    def _organic(self, rnd: Round, users: np.ndarray, times: np.ndarray, items: np.ndarray,
-                 resp: Responses) -> OrganicPlays | None:
-        """Plays these sessions bring from outside the recommender, logged as ``organic``."""
-        svc = self.service
-        if not svc.cfg.users.organic.enabled:
+    def _outside(self, rnd: Round, users: np.ndarray, times: np.ndarray, items: np.ndarray,
+                 resp: Responses, after: UserState) -> OrganicPlays | None:
+        """Plays these sessions bring from outside the recommender (new finds, replays of
+        loved titles), logged as ``organic``."""
+        svc, cfg = self.service, self.service.cfg.users
+        draws = svc.draws("organic", rnd.day, users)
+        found = []
+        if cfg.organic.enabled:
+            allowed = rnd.ctx.available[None, :] & ~svc.state.seen[users]
+            clicked = np.flatnonzero(resp.clicked)
+            allowed[clicked, items[clicked, resp.click_position[clicked]]] = False  # watched
+            found.append(find_organic(svc.users, users, allowed, svc.state.plays, draws))
+        if cfg.rewatch.enabled:
+            found.append(replay_loved(svc.users, after, users, draws))
+        if not found:
             return None
-        allowed = rnd.ctx.available[None, :] & ~svc.state.seen[users]
-        clicked = np.flatnonzero(resp.clicked)
-        allowed[clicked, items[clicked, resp.click_position[clicked]]] = False  # just watched
-        plays = find_organic(svc.users, users, allowed, svc.state.plays,
-                             svc.draws("organic", rnd.day, users))
+        plays = OrganicPlays.concat(found)
         players = users[plays.rows]
         log_organic(svc.log, self.name, rnd.day, players, times[plays.rows],
                     svc.session_ids(players.size), plays)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from agents.fatigue import FatigueConfig
 from agents.population import PopulationConfig, generate_population
+from agents.rewatch import RewatchConfig
 from agents.satiation import SatiationConfig
 from agents.users import (
     Users,
@@ -53,6 +54,14 @@ class TestFatiguedUsers(TestDefaultUsers):
     def make_users(self) -> Users:
         return users_with(UsersConfig(n_users=N, churn_base=0.05,
                                       fatigue=FatigueConfig(decay=0.5, memory=8)))
+
+
+class TestRewatchingUsers(TestDefaultUsers):
+    """With loved titles remembered for replays."""
+
+    def make_users(self) -> Users:
+        return users_with(UsersConfig(n_users=N, churn_base=0.05,
+                                      rewatch=RewatchConfig(per_session=0.5, loved_at=0.3)))
 
 
 class TestSatiatedUsers(TestDefaultUsers):
