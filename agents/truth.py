@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from agents.catalog import Catalog
 from agents.choice import ChoiceConfig
 from agents.population import Population
@@ -16,3 +18,9 @@ class GroundTruth:
     catalog: Catalog
     population: Population
     choice: ChoiceConfig
+    taste: np.ndarray | None = None  # the users' tastes now (they drift); None: as drawn
+
+    def tastes(self, users: np.ndarray) -> np.ndarray:
+        """The users' current tastes."""
+        source = self.population.taste if self.taste is None else self.taste
+        return source[users]

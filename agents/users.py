@@ -15,6 +15,7 @@ can replay them, and a new behaviour is one more transition with its own state f
   off by default).
 * ``replay_loved``: some sessions bring a replay of a loved title (``agents/rewatch.py``,
   off by default).
+* Drift: what users watch pulls their tastes toward it (``agents/drift.py``, off by default).
 * ``next_state``: satisfaction moves toward how the session went (completion if clicked,
   else ``idle_value``); the user then churns with probability
   ``min(1, churn_base * exp(churn_sensitivity * (1 - satisfaction)))``; passed-over items
@@ -34,6 +35,7 @@ from agents.catalog import Catalog
 from agents.choice import ChoiceConfig, Responses, examination
 from agents.continuation import ContinuationConfig, NextRequests, next_requests
 from agents.draws import Draws, as_draws
+from agents.drift import DriftConfig, drift
 from agents.fatigue import FatigueConfig, FatigueMemory, attraction_scale, remember
 from agents.organic import OrganicConfig, OrganicPlays, find
 from agents.population import Population, PopulationConfig
@@ -53,6 +55,7 @@ class UsersConfig(PopulationConfig):
     visits: VisitsConfig = field(default_factory=VisitsConfig)
     satiation: SatiationConfig = field(default_factory=SatiationConfig)
     rewatch: RewatchConfig = field(default_factory=RewatchConfig)
+    drift: DriftConfig = field(default_factory=DriftConfig)
 
 
 @dataclass
@@ -65,20 +68,22 @@ class UserState:
     joined: np.ndarray  # bool[n]: signed up by now (everyone but later sign-ups)
     satiation: SatiationMemory  # per user and genre (no columns when satiation is off)
     loved: LovedMemory  # titles each user loved, for replays (no columns when off)
+    taste: np.ndarray  # float32[n, d] unit rows: the drawn tastes, moved by drift
 
     @classmethod
-    def initial(cls, n_users: int, cfg: UsersConfig, n_genres: int) -> UserState:
-        """``n_users`` rows; the first ``cfg.n_users`` have joined, later sign-ups wait."""
+    def initial(cls, population: Population, cfg: UsersConfig, n_genres: int) -> UserState:
+        """One row per user drawn; the first ``cfg.n_users`` have joined, sign-ups wait."""
+        n_users = population.n_users
         return cls(np.full(n_users, cfg.satisfaction_init), np.zeros(n_users, dtype=bool),
                    FatigueMemory.empty(n_users, cfg.fatigue), np.arange(n_users) < cfg.n_users,
                    SatiationMemory.empty(n_users, n_genres, cfg.satiation),
-                   LovedMemory.empty(n_users, cfg.rewatch))
+                   LovedMemory.empty(n_users, cfg.rewatch), population.taste.copy())
 
     def rows(self, users: np.ndarray) -> UserState:
         """A copy of some users' rows."""
         return UserState(self.satisfaction[users], self.churned[users],
                          self.fatigue.rows(users), self.joined[users],
-                         self.satiation.rows(users), self.loved.rows(users))
+                         self.satiation.rows(users), self.loved.rows(users), self.taste[users])
 
     def put(self, users: np.ndarray, rows: UserState) -> None:
         """Write new rows back (the owner of the state does this, never a transition)."""
@@ -88,6 +93,7 @@ class UserState:
         self.joined[users] = rows.joined
         self.satiation.put(users, rows.satiation)
         self.loved.put(users, rows.loved)
+        self.taste[users] = rows.taste
 
     @property
     def active(self) -> np.ndarray:
@@ -124,15 +130,16 @@ def respond(users: Users, state: UserState, ids: np.ndarray, items: np.ndarray,
     loss = None
     if cfg.satiation.enabled:
         loss = utility_loss(state.satiation, items, users.catalog.genre, times, cfg.satiation)
-    return choice.respond(users.population.taste[ids], items, users.catalog, users.choice, draws,
+    return choice.respond(state.taste, items, users.catalog, users.choice, draws,
                           attraction_scale=scale, utility_loss=loss)
 
 
-def find_organic(users: Users, ids: np.ndarray, allowed: np.ndarray, plays: np.ndarray,
+def find_organic(users: Users, state: UserState, allowed: np.ndarray, plays: np.ndarray,
                  draws: Draws | np.random.Generator) -> OrganicPlays:
-    """Plays the sessions of ``ids`` bring from outside the recommender (``agents/organic.py``);
-    ``allowed`` marks what each may still play, ``plays`` the service's plays per item."""
-    return find(users.population.taste[ids], allowed, plays, users.catalog, users.choice,
+    """Plays the sessions (``state`` rows) bring from outside the recommender
+    (``agents/organic.py``); ``allowed`` marks what each may still play, ``plays`` the
+    service's plays per item."""
+    return find(state.taste, allowed, plays, users.catalog, users.choice,
                 users.cfg.organic, draws)
 
 
@@ -170,15 +177,18 @@ def next_state(users: Users, state: UserState, items: np.ndarray, times: np.ndar
     loved = state.loved
     if cfg.rewatch.enabled:
         loved = love(loved, watched, responses.completion, cfg.rewatch)
+    taste = state.taste
+    if cfg.drift.enabled:
+        taste = drift(taste, watched, responses.completion, users.catalog, cfg.drift)
     return UserState(satisfaction, state.churned | leaving, fatigue, state.joined, satiation,
-                     loved)
+                     loved, taste)
 
 
-def replay_loved(users: Users, state: UserState, ids: np.ndarray,
+def replay_loved(users: Users, state: UserState,
                  draws: Draws | np.random.Generator) -> OrganicPlays:
-    """Replays of loved titles the sessions of ``ids`` bring (``agents/rewatch.py``)."""
-    return replay(users.population.taste[ids], state.loved, users.catalog, users.choice,
-                  users.cfg.rewatch, draws)
+    """Replays of loved titles the sessions (``state`` rows) bring (``agents/rewatch.py``)."""
+    return replay(state.taste, state.loved, users.catalog, users.choice, users.cfg.rewatch,
+                  draws)
 
 
 def daily_churn(users: Users, state: UserState, ids: np.ndarray, draws: Draws | np.random.Generator) -> np.ndarray:

@@ -39,5 +39,5 @@ class OraclePolicy(ScoringPolicy):
         """The oracle needs no data."""
 
     def score(self, users: np.ndarray, ctx: ServeContext) -> np.ndarray:
-        taste = self.truth.population.taste[users]
+        taste = self.truth.tastes(users)
         return utility_for_all_items(taste, self.truth.catalog, self.truth.choice)

@@ -39,7 +39,7 @@ SHARED_STREAMS = ("traffic", "choice", "churn", "clock", "faults", "organic", "c
 def initial_state(cfg: RunConfig, world: World, streams: Streams) -> RunState:
     """The run before its first night."""
     n_users, n_items = world.population.n_users, world.catalog.n_items
-    return RunState(users=UserState.initial(n_users, cfg.users, world.catalog.n_genres),
+    return RunState(users=UserState.initial(world.population, cfg.users, world.catalog.n_genres),
                     seen=np.zeros((n_users, n_items), dtype=bool), arms={},
                     streams={name: streams.rng(name) for name in SHARED_STREAMS},
                     plays=np.zeros(n_items, dtype=np.int64),
@@ -52,10 +52,11 @@ def crn_keys(streams: Streams) -> dict[str, np.uint64]:
             for name in SHARED_STREAMS}
 
 
-def factory(cfg: RunConfig, world: World, streams: Streams, policy_cfg: Any,
-            stream: str) -> PolicyFactory:
-    """Fresh, unfitted policies of one kind, one random stream per model version."""
-    items, truth = world.metadata(), world.truth()
+def factory(service: Service, streams: Streams, policy_cfg: Any, stream: str) -> PolicyFactory:
+    """Fresh, unfitted policies of one kind, one random stream per model version (the
+    oracle reads the users' live tastes)."""
+    world = service.world
+    items, truth = world.metadata(), world.truth(service.state.users.taste)
 
     def make(version: int) -> Policy:
         return make_policy(policy_cfg, items, streams.rng(f"{stream}/v{version}"), truth)
@@ -106,8 +107,8 @@ def serving_arm(service: Service, name: str, members: np.ndarray, streams: Strea
     models = Path(run_dir) / "models" if n_arms == 1 else Path(run_dir) / "models" / name
     rng = streams.rng("pipeline" if cfg.ab.treatment is None else f"pipeline/{name}")
     own = name if cfg.ab.training == "per_arm" and n_arms > 1 else None
-    job, pipeline = _job(service, factory(cfg, world, streams, policy_cfg, stream), models,
-                         rng, own)
+    job, pipeline = _job(service, factory(service, streams, policy_cfg, stream), models, rng,
+                         own)
     n_items = world.catalog.n_items
     state = ServingState(members, service.new_tally(members), np.ones(n_items, dtype=bool),
                          np.zeros(members.size, dtype=bool), pipeline)
@@ -118,7 +119,7 @@ def serving_arm(service: Service, name: str, members: np.ndarray, streams: Strea
 def shadow_arm(service: Service, streams: Streams, run_dir: Path) -> ShadowArm:
     """The shadow candidate: trained on the whole log, its models under ``models/shadow``."""
     cfg = service.cfg
-    make = factory(cfg, service.world, streams, cfg.shadow, "shadow")
+    make = factory(service, streams, cfg.shadow, "shadow")
     job, pipeline = _job(service, make, Path(run_dir) / "models" / SHADOW,
                          streams.rng(f"pipeline/{SHADOW}"), None)
     state = ShadowState(pipeline)

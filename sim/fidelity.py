@@ -30,11 +30,12 @@ def fidelity_sample(n_users: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(n_users, min(SAMPLE_USERS, n_users), replace=False))
 
 
-def measure(policy: Policy, users: np.ndarray, ctx: ServeContext, world: World,
-            item_value: np.ndarray, k: int) -> Fidelity:
-    """The model's rank agreement per user and the welfare of served, random, oracle slates."""
+def measure(policy: Policy, users: np.ndarray, taste: np.ndarray, ctx: ServeContext,
+            world: World, item_value: np.ndarray, k: int) -> Fidelity:
+    """The model's rank agreement per user and the welfare of served, random, oracle slates;
+    ``taste`` holds the users' tastes now (rows aligned with ``users``)."""
     model = copy.deepcopy(policy)
-    utility = utility_for_all_items(world.population.taste[users], world.catalog, world.choice)
+    utility = utility_for_all_items(taste, world.catalog, world.choice)
     allowed = allowed_items(users, ctx)
     width = max(int(allowed.sum(axis=1).max(initial=0)), 1)
     ranked, _ = greedy(model).candidates(users, width, ctx)

@@ -63,8 +63,8 @@ class ServingArm:
         users = svc.fidelity_users
         users = users[st.members[users] & svc.state.users.active[users]]
         assert st.policy is not None
-        return measure(st.policy, users, svc.context(day, 0.0), svc.world, svc.item_value,
-                       svc.cfg.serving.k)
+        return measure(st.policy, users, svc.state.users.taste[users], svc.context(day, 0.0),
+                       svc.world, svc.item_value, svc.cfg.serving.k)
 
     def _apply_epsilon(self) -> None:
         """Adaptive exploration: the controller's epsilon carries across model deploys."""
@@ -123,9 +123,9 @@ class ServingArm:
             allowed = rnd.ctx.available[None, :] & ~svc.state.seen[users]
             clicked = np.flatnonzero(resp.clicked)
             allowed[clicked, items[clicked, resp.click_position[clicked]]] = False  # watched
-            found.append(find_organic(svc.users, users, allowed, svc.state.plays, draws))
+            found.append(find_organic(svc.users, after, allowed, svc.state.plays, draws))
         if cfg.rewatch.enabled:
-            found.append(replay_loved(svc.users, after, users, draws))
+            found.append(replay_loved(svc.users, after, draws))
         if not found:
             return None
         plays = OrganicPlays.concat(found)

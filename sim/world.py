@@ -27,9 +27,10 @@ class World:
         """Public catalog facts only: genre and release day."""
         return ItemMetadata(genre=self.catalog.genre.copy(), release_day=self.catalog.release_day.copy())
 
-    def truth(self) -> GroundTruth:
-        """Ground truth for the oracle policy; nobody else is handed this."""
-        return GroundTruth(self.catalog, self.population, self.choice)
+    def truth(self, taste: np.ndarray | None = None) -> GroundTruth:
+        """Ground truth for the oracle policy; nobody else is handed this. ``taste``: the
+        users' live tastes (they drift), when the run keeps them as state."""
+        return GroundTruth(self.catalog, self.population, self.choice, taste)
 
     def mean_item_utility(self) -> np.ndarray:
         """Each item's true utility averaged over all users (tastes enter linearly)."""

@@ -68,7 +68,8 @@ def test_the_oracle_recovers_the_whole_gap(world: World) -> None:
     oracle = OraclePolicy(world.metadata(), np.random.default_rng(1), OracleConfig(),
                           world.truth())
     users = np.arange(400)
-    fid = measure(oracle, users, context(world), world, world.mean_item_utility(), 10)
+    fid = measure(oracle, users, world.population.taste, context(world), world,
+                  world.mean_item_utility(), 10)
     assert gap_recovered(fid.served, fid.random, fid.oracle) == pytest.approx(1.0, abs=1e-6)
     assert np.nanmean(fid.agreement) > 0.3  # its order tracks each user's own part too
 
@@ -93,7 +94,8 @@ def test_random_slates_recover_nothing_in_expectation(world: World) -> None:
 def test_measuring_leaves_the_models_stream_alone(world: World) -> None:
     policy = RandomPolicy(world.metadata(), np.random.default_rng(5), RandomConfig())
     twin = RandomPolicy(world.metadata(), np.random.default_rng(5), RandomConfig())
-    measure(policy, np.arange(50), context(world), world, world.mean_item_utility(), 10)
+    measure(policy, np.arange(50), world.population.taste[:50], context(world), world,
+            world.mean_item_utility(), 10)
     ctx = context(world)
     assert np.array_equal(policy.recommend(np.arange(9), 5, ctx).items,
                           twin.recommend(np.arange(9), 5, ctx).items)

@@ -13,6 +13,7 @@ from agent_contract import AgentContract, small_catalog
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agents.drift import DriftConfig
 from agents.fatigue import FatigueConfig
 from agents.population import PopulationConfig, generate_population
 from agents.rewatch import RewatchConfig
@@ -43,7 +44,7 @@ class TestDefaultUsers(AgentContract):
         return users_with(UsersConfig(n_users=N, churn_base=0.05))
 
     def make_state(self, users: Users) -> UserState:
-        state = UserState.initial(users.population.n_users, users.cfg, users.catalog.n_genres)
+        state = UserState.initial(users.population, users.cfg, users.catalog.n_genres)
         state.satisfaction[:] = np.random.default_rng(4).random(state.satisfaction.size)
         return state
 
@@ -64,6 +65,13 @@ class TestRewatchingUsers(TestDefaultUsers):
                                       rewatch=RewatchConfig(per_session=0.5, loved_at=0.3)))
 
 
+class TestDriftingUsers(TestDefaultUsers):
+    """With tastes that drift toward what was watched."""
+
+    def make_users(self) -> Users:
+        return users_with(UsersConfig(n_users=N, churn_base=0.05, drift=DriftConfig(rate=0.2)))
+
+
 class TestSatiatedUsers(TestDefaultUsers):
     """With satiation on."""
 
@@ -78,14 +86,15 @@ class TestSatiatedUsers(TestDefaultUsers):
 
 
 def test_initial_state_is_everyone_active_at_the_configured_satisfaction() -> None:
-    cfg = UsersConfig(satisfaction_init=0.3)
-    state = UserState.initial(50, cfg, 6)
+    cfg = UsersConfig(n_users=50, satisfaction_init=0.3)
+    state = UserState.initial(users_with(cfg).population, cfg, 6)
     assert np.all(state.satisfaction == 0.3) and not state.churned.any()
     assert np.array_equal(state.active_ids(), np.arange(50))
 
 
 def test_rows_round_trip_through_put() -> None:
-    state = UserState.initial(10, UsersConfig(), 6)
+    cfg = UsersConfig(n_users=10)
+    state = UserState.initial(users_with(cfg).population, cfg, 6)
     rows = state.rows(np.array([2, 5]))
     rows.satisfaction[:] = [0.1, 0.2]
     assert state.satisfaction[2] == 0.7, "rows are a copy, not a view"
@@ -98,7 +107,7 @@ def test_no_hazard_means_no_churn_and_rate_zero_keeps_satisfaction() -> None:
     users = users_with(UsersConfig(n_users=N, churn_base=0.0, satisfaction_rate=0.0))
     ids, times = np.arange(N), np.zeros(N)
     items = np.tile(np.arange(5, dtype=np.int32), (N, 1))
-    before = UserState.initial(N, users.cfg, users.catalog.n_genres)
+    before = UserState.initial(users.population, users.cfg, users.catalog.n_genres)
     rng = np.random.default_rng(1)
     resp = respond(users, before, ids, items, times, rng)
     after = next_state(users, before, items, times, resp, rng)
@@ -110,7 +119,7 @@ def test_churn_rate_matches_the_hazard() -> None:
     """Everyone at satisfaction s: the share leaving is the hazard, within 4.5 SE."""
     cfg = UsersConfig(n_users=N, churn_base=0.02, churn_sensitivity=2.0, satisfaction_rate=0.0)
     users = users_with(cfg)
-    state = UserState.initial(N, cfg, users.catalog.n_genres)
+    state = UserState.initial(users.population, cfg, users.catalog.n_genres)
     state.satisfaction[:] = 0.5
     items = np.full((N, 3), -1, dtype=np.int32)  # nothing to click: satisfaction stays put
     rng, times = np.random.default_rng(2), np.zeros(N)
