@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from conf.ranges import MAX_DAYS, UNIT, AtLeast, Between, ranged
+from recloop.conf.ranges import MAX_DAYS, UNIT, AtLeast, Between, ranged
 
 
 @dataclass

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
-from agents.catalog import Catalog
-from agents.draws import Draws, as_draws
-from conf.ranges import AtLeast, Between, one_of, ranged
+from recloop.agents.catalog import Catalog
+from recloop.agents.draws import Draws, as_draws
+from recloop.conf.ranges import AtLeast, Between, one_of, ranged
 
 MIN_WATCH = 1e-3  # smallest completion of a click, so a stored 0 always means no click
 

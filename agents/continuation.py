@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.choice import Responses
-from agents.draws import Draws, as_draws
-from conf.ranges import UNIT, AtLeast, ranged
+from recloop.agents.choice import Responses
+from recloop.agents.draws import Draws, as_draws
+from recloop.conf.ranges import UNIT, AtLeast, ranged
 
 
 @dataclass

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from conf.ranges import AtLeast, Between, ranged
+from recloop.conf.ranges import AtLeast, Between, ranged
 
 HOURS_PER_DAY = 24.0
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.catalog import Catalog
-from agents.choice import ChoiceConfig, utility_for_all_items, watch
-from agents.draws import Draws, as_draws
-from conf.ranges import UNIT, AtLeast, ranged
+from recloop.agents.catalog import Catalog
+from recloop.agents.choice import ChoiceConfig, utility_for_all_items, watch
+from recloop.agents.draws import Draws, as_draws
+from recloop.conf.ranges import UNIT, AtLeast, ranged
 
 
 @dataclass

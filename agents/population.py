@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.catalog import Catalog, unit_rows
-from conf.ranges import UNIT, AtLeast, Between, ranged
+from recloop.agents.catalog import Catalog, unit_rows
+from recloop.conf.ranges import UNIT, AtLeast, Between, ranged
 
 MAINSTREAM, NICHE = 0, 1
 SEGMENT_NAMES = ("mainstream", "niche")

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.catalog import Catalog
-from agents.choice import ChoiceConfig, true_utility, watch
-from agents.draws import Draws, as_draws
-from agents.organic import OrganicPlays
-from conf.ranges import UNIT, Between, ranged
+from recloop.agents.catalog import Catalog
+from recloop.agents.choice import ChoiceConfig, true_utility, watch
+from recloop.agents.draws import Draws, as_draws
+from recloop.agents.organic import OrganicPlays
+from recloop.conf.ranges import UNIT, Between, ranged
 
 
 @dataclass

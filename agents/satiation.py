@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from conf.ranges import AtLeast, ranged
+from recloop.conf.ranges import AtLeast, ranged
 
 HOURS_PER_DAY = 24.0
 

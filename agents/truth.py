@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.catalog import Catalog
-from agents.choice import ChoiceConfig
-from agents.population import Population
+from recloop.agents.catalog import Catalog
+from recloop.agents.choice import ChoiceConfig
+from recloop.agents.population import Population
 
 
 @dataclass(frozen=True)

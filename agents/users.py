@@ -30,18 +30,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agents import choice
-from agents.catalog import Catalog
-from agents.choice import ChoiceConfig, Responses, examination
-from agents.continuation import ContinuationConfig, NextRequests, next_requests
-from agents.draws import Draws, as_draws
-from agents.drift import DriftConfig, drift
-from agents.fatigue import FatigueConfig, FatigueMemory, attraction_scale, remember
-from agents.organic import OrganicConfig, OrganicPlays, find
-from agents.population import Population, PopulationConfig
-from agents.rewatch import LovedMemory, RewatchConfig, love, replay
-from agents.satiation import SatiationConfig, SatiationMemory, consume, utility_loss
-from agents.visits import VisitsConfig
+from recloop.agents import choice
+from recloop.agents.catalog import Catalog
+from recloop.agents.choice import ChoiceConfig, Responses, examination
+from recloop.agents.continuation import ContinuationConfig, NextRequests, next_requests
+from recloop.agents.draws import Draws, as_draws
+from recloop.agents.drift import DriftConfig, drift
+from recloop.agents.fatigue import FatigueConfig, FatigueMemory, attraction_scale, remember
+from recloop.agents.organic import OrganicConfig, OrganicPlays, find
+from recloop.agents.population import Population, PopulationConfig
+from recloop.agents.rewatch import LovedMemory, RewatchConfig, love, replay
+from recloop.agents.satiation import SatiationConfig, SatiationMemory, consume, utility_loss
+from recloop.agents.visits import VisitsConfig
 
 
 @dataclass

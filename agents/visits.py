@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from conf.ranges import AtLeast, Between, one_of, ranged
+from recloop.conf.ranges import AtLeast, Between, one_of, ranged
 
 
 @dataclass

@@ -16,8 +16,8 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from experiments.preflight import check_job
-from sim.story import simulate
+from recloop.experiments.preflight import check_job
+from recloop.sim.story import simulate
 
 DEFAULTS = ["users=small", "catalog=small", "days=10", "progress=false"]
 

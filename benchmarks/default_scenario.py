@@ -17,8 +17,8 @@ import sys
 
 CHILD = r"""
 import json, resource, sys, tempfile, time
-from experiments.preflight import check_job
-from sim.story import simulate
+from recloop.experiments.preflight import check_job
+from recloop.sim.story import simulate
 cfg = check_job(sys.argv[1:] + ["progress=false"])
 with tempfile.TemporaryDirectory() as run_dir:
     start = time.perf_counter()

@@ -8,7 +8,8 @@ non-zero on the first difference:
     python benchmarks/fingerprint.py > before.json          # on the old commit
     python benchmarks/fingerprint.py --check before.json    # on the new one
 
-To fingerprint an older checkout without installing it, put it first on ``PYTHONPATH``.
+The runs import the installed ``recloop``: fingerprint another checkout from a virtualenv
+where that checkout is installed (``pip install -e``).
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ SCENARIOS: dict[str, list[str]] = {
 CHILD = r"""
 import hashlib, json, sys, tempfile
 from pathlib import Path
-from experiments.preflight import check_job
-from sim.story import simulate
+from recloop.experiments.preflight import check_job
+from recloop.sim.story import simulate
 cfg = check_job(sys.argv[1:] + ["progress=false"])
 with tempfile.TemporaryDirectory() as run_dir:
     result = simulate(cfg, Path(run_dir))

@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from experiments import runs as rl
-from experiments.report import PALETTE, Z95, metric_label, unit_axis
-from sim.assignment import CONTROL, TREATMENT
-from sim.metrics.abtest import AB_ROWS, SRM_ALPHA
-from sim.metrics.catalogue import (
+from recloop.experiments import runs as rl
+from recloop.experiments.report import PALETTE, Z95, metric_label, unit_axis
+from recloop.sim.assignment import CONTROL, TREATMENT
+from recloop.sim.metrics.abtest import AB_ROWS, SRM_ALPHA
+from recloop.sim.metrics.catalogue import (
     COMPLETION,
     CTR,
     EFFECTS,

@@ -16,9 +16,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from scipy.stats import kendalltau
 
-from experiments.report import metric_label, unit_axis
-from experiments.runs import NOT_SERVING
-from sim.metrics.catalogue import ACTIVE_SHARE, COMPLETION, CTR, OFFLINE_NDCG, UTILITY
+from recloop.experiments.report import metric_label, unit_axis
+from recloop.experiments.runs import NOT_SERVING
+from recloop.sim.metrics.catalogue import ACTIVE_SHARE, COMPLETION, CTR, OFFLINE_NDCG, UTILITY
 
 OFFLINE = OFFLINE_NDCG
 ONLINE: tuple[str, ...] = (CTR, COMPLETION, UTILITY, ACTIVE_SHARE)  # the last is retention

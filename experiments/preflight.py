@@ -18,10 +18,10 @@ from hydra.errors import HydraException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-import conf
-from experiments.schema import register_schemas
-from sim.checks import validate
-from sim.config import ConfigError, RunConfig
+from recloop import conf
+from recloop.experiments.schema import register_schemas
+from recloop.sim.checks import validate
+from recloop.sim.config import ConfigError, RunConfig
 
 CONF_DIR = Path(conf.__file__).resolve().parent
 OPTIONAL_POLICIES = (("ab.treatment", "policy@ab.treatment"), ("shadow", "policy@shadow"))

@@ -13,9 +13,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from experiments import runs as rl
-from experiments.report import LAYOUT, ROW_GAP_PX, metric_label
-from sim.metrics.catalogue import MODEL_VERSION, OUTAGE
+from recloop.experiments import runs as rl
+from recloop.experiments.report import LAYOUT, ROW_GAP_PX, metric_label
+from recloop.sim.metrics.catalogue import MODEL_VERSION, OUTAGE
 
 STATUS_STYLE: dict[str, tuple[str, str, str]] = {  # status: (legend label, symbol, colour)
     "deployed": ("deployed", "circle", "#2ca02c"),

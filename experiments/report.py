@@ -20,8 +20,8 @@ import plotly.io as pio
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from sim.atomic import atomic_path
-from sim.metrics.catalogue import CATALOGUE, SE
+from recloop.sim.atomic import atomic_path
+from recloop.sim.metrics.catalogue import CATALOGUE, SE
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("day", "arm", "metric", "value")
 SPREAD_COLUMNS: tuple[str, ...] = ("lo", "hi")  # optional: a band across seeds

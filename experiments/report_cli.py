@@ -18,12 +18,12 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from experiments import divergence as dv
-from experiments import runs as rl
-from experiments.abreport import ab_blocks
-from experiments.png import export_png
-from experiments.registry_plot import registry_figure
-from experiments.report import (
+from recloop.experiments import divergence as dv
+from recloop.experiments import runs as rl
+from recloop.experiments.abreport import ab_blocks
+from recloop.experiments.png import export_png
+from recloop.experiments.registry_plot import registry_figure
+from recloop.experiments.report import (
     LAYOUT,
     PALETTE,
     arm_colours,
@@ -35,7 +35,7 @@ from experiments.report import (
     unit_axis,
     write_html,
 )
-from experiments.tradeoff import tradeoff_figure
+from recloop.experiments.tradeoff import tradeoff_figure
 
 Block = tuple[str, str, "go.Figure | str"]  # heading, caption, figure or ready HTML
 

@@ -22,14 +22,14 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
-from experiments.preflight import CONF_DIR, check_command_line
-from experiments.report import write_report
-from experiments.schema import register_schemas
-from sim.atomic import atomic_path
-from sim.checks import validate
-from sim.config import ConfigError, RunConfig
-from sim.metrics.catalogue import CTR, TOP1_SHARE
-from sim.story import RunResult, simulate
+from recloop.experiments.preflight import CONF_DIR, check_command_line
+from recloop.experiments.report import write_report
+from recloop.experiments.schema import register_schemas
+from recloop.sim.atomic import atomic_path
+from recloop.sim.checks import validate
+from recloop.sim.config import ConfigError, RunConfig
+from recloop.sim.metrics.catalogue import CTR, TOP1_SHARE
+from recloop.sim.story import RunResult, simulate
 
 
 def execute(cfg: RunConfig, run_dir: Path, resolved: DictConfig | None = None) -> RunResult:

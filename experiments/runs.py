@@ -21,9 +21,9 @@ import pyarrow.parquet as pq
 import yaml
 from tqdm.auto import tqdm
 
-from sim.metrics.abtest import AB_ROWS
-from sim.metrics.catalogue import COVERAGE, CTR, GINI, GRAVEYARD, TOP1_SHARE, UTILITY
-from sim.shadow import SHADOW
+from recloop.sim.metrics.abtest import AB_ROWS
+from recloop.sim.metrics.catalogue import COVERAGE, CTR, GINI, GRAVEYARD, TOP1_SHARE, UTILITY
+from recloop.sim.shadow import SHADOW
 
 SEED_KEY = "seed"
 PROGRESS_MIN_RUNS = 8  # below this a progress bar is only noise

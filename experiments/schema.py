@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from hydra.core.config_store import ConfigStore
 
-from policies.registry import POLICIES
-from sim.config import RunConfig
+from recloop.policies.registry import POLICIES
+from recloop.sim.config import RunConfig
 
 
 def register_schemas() -> None:

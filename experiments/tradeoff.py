@@ -15,9 +15,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from experiments import runs as rl
-from experiments.report import LAYOUT, PALETTE, metric_label, unit_axis
-from sim.metrics.catalogue import CTR, GINI, TOP1_SHARE
+from recloop.experiments import runs as rl
+from recloop.experiments.report import LAYOUT, PALETTE, metric_label, unit_axis
+from recloop.sim.metrics.catalogue import CTR, GINI, TOP1_SHARE
 
 X_METRICS: tuple[str, ...] = (GINI, TOP1_SHARE)  # concentration, whole and head
 Y_METRIC = CTR

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from policies.types import ItemMetadata, ServeContext, Slates, TrainingWindow
+from recloop.policies.types import ItemMetadata, ServeContext, Slates, TrainingWindow
 
 SCORE_CHUNK = 2048  # users scored at once: bounds the dense score block to ~16 MB per 2k items
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from conf.ranges import UNIT, AtLeast, Between, one_of, ranged
+from recloop.conf.ranges import UNIT, AtLeast, Between, one_of, ranged
 
 
 @dataclass

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from policies.base import SCORE_CHUNK, Policy, shown_once
-from policies.types import ServeContext, Slates
-from policies.wrappers import Wrapper
+from recloop.policies.base import SCORE_CHUNK, Policy, shown_once
+from recloop.policies.types import ServeContext, Slates
+from recloop.policies.wrappers import Wrapper
 
 
 class Diversify(Wrapper):

@@ -22,12 +22,12 @@ from implicit.nearest_neighbours import CosineRecommender
 from implicit.utils import ParameterWarning
 from threadpoolctl import threadpool_limits
 
-from conf.ranges import AtLeast, ranged
-from policies.base import ScoringPolicy
-from policies.config import PolicyConfig
-from policies.foldin import fold_in
-from policies.simple import item_counts
-from policies.types import ServeContext, TrainingWindow
+from recloop.conf.ranges import AtLeast, ranged
+from recloop.policies.base import ScoringPolicy
+from recloop.policies.config import PolicyConfig
+from recloop.policies.foldin import fold_in
+from recloop.policies.simple import item_counts
+from recloop.policies.types import ServeContext, TrainingWindow
 
 PRIOR_WEIGHT = 1e-3  # popularity prior relative to a user's own top score: orders only near-ties
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from policies.types import TrainingWindow
+from recloop.policies.types import TrainingWindow
 
 FEATURES = ("genre_affinity", "item_popularity", "item_age", "retrieval_score", "retrieval_rank")
 

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.choice import utility_for_all_items
-from agents.truth import GroundTruth
-from policies.base import ScoringPolicy
-from policies.config import PolicyConfig
-from policies.types import ItemMetadata, ServeContext, TrainingWindow
+from recloop.agents.choice import utility_for_all_items
+from recloop.agents.truth import GroundTruth
+from recloop.policies.base import ScoringPolicy
+from recloop.policies.config import PolicyConfig
+from recloop.policies.types import ItemMetadata, ServeContext, TrainingWindow
 
 
 @dataclass

@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import threadpool_limits
 
-from conf.ranges import AtLeast, Between, ranged
+from recloop.conf.ranges import AtLeast, Between, ranged
 
 
 @dataclass

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from policies.base import Policy
-from policies.diversity import Diversify
-from policies.factor import (
+from recloop.policies.base import Policy
+from recloop.policies.diversity import Diversify
+from recloop.policies.factor import (
     ALSConfig,
     ALSPolicy,
     BPRConfig,
@@ -22,11 +22,11 @@ from policies.factor import (
     ItemKNNConfig,
     ItemKNNPolicy,
 )
-from policies.oracle import OracleConfig, OraclePolicy
-from policies.simple import PopularConfig, PopularPolicy, RandomConfig, RandomPolicy
-from policies.two_stage import TwoStageConfig, TwoStagePolicy
-from policies.types import ItemMetadata
-from policies.wrappers import EpsilonGreedy, FreshnessQuota
+from recloop.policies.oracle import OracleConfig, OraclePolicy
+from recloop.policies.simple import PopularConfig, PopularPolicy, RandomConfig, RandomPolicy
+from recloop.policies.two_stage import TwoStageConfig, TwoStagePolicy
+from recloop.policies.types import ItemMetadata
+from recloop.policies.wrappers import EpsilonGreedy, FreshnessQuota
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from policies.base import ScoringPolicy, allowed_items
-from policies.config import PolicyConfig
-from policies.types import ServeContext, TrainingWindow
+from recloop.policies.base import ScoringPolicy, allowed_items
+from recloop.policies.config import PolicyConfig
+from recloop.policies.types import ServeContext, TrainingWindow
 
 
 @dataclass

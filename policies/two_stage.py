@@ -17,12 +17,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from conf.ranges import Between, ranged
-from policies.base import SCORE_CHUNK, Policy, shown_once
-from policies.factor import ALSConfig, ALSPolicy
-from policies.features import History, LastDay, history, pair_features, split_last_day
-from policies.ranker import AdditiveRanker, RankerConfig
-from policies.types import ItemMetadata, ServeContext, Slates, TrainingWindow
+from recloop.conf.ranges import Between, ranged
+from recloop.policies.base import SCORE_CHUNK, Policy, shown_once
+from recloop.policies.factor import ALSConfig, ALSPolicy
+from recloop.policies.features import History, LastDay, history, pair_features, split_last_day
+from recloop.policies.ranker import AdditiveRanker, RankerConfig
+from recloop.policies.types import ItemMetadata, ServeContext, Slates, TrainingWindow
 
 
 @dataclass

@@ -13,8 +13,8 @@ from typing import TypeVar
 import numpy as np
 from scipy.stats import binom
 
-from policies.base import Policy, allowed_items, shown_once, top_k
-from policies.types import ServeContext, Slates, TrainingWindow
+from recloop.policies.base import Policy, allowed_items, shown_once, top_k
+from recloop.policies.types import ServeContext, Slates, TrainingWindow
 
 SAMPLE_CHUNK = 2048  # users whose exploration draws are made at once (bounds n × items keys)
 W = TypeVar("W", bound="Wrapper")

@@ -6,10 +6,10 @@ nothing else; it has no night and serves nobody, so it only takes part in the cl
 
 from __future__ import annotations
 
-from sim.metrics.abtest import AB_ROWS
-from sim.metrics.catalogue import ab_values
-from sim.metrics.inputs import ABDay
-from sim.state import ServingState
+from recloop.sim.metrics.abtest import AB_ROWS
+from recloop.sim.metrics.catalogue import ab_values
+from recloop.sim.metrics.inputs import ABDay
+from recloop.sim.state import ServingState
 
 
 class ABReadout:

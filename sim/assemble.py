@@ -12,26 +12,26 @@ from typing import Any
 
 import numpy as np
 
-from agents.users import UserState
-from policies.base import Policy
-from policies.registry import make_policy
-from sim.ab_readout import ABReadout
-from sim.assignment import CONTROL, TREATMENT, arm_plan
-from sim.config import RunConfig
-from sim.engine import Closer, Engine
-from sim.eventlog import EventLog
-from sim.faults import Outages
-from sim.fidelity import fidelity_sample
-from sim.pipeline.nightly import NightlyJob, PolicyFactory
-from sim.pipeline.state import PipelineState
-from sim.rounds import Arm
-from sim.seeding import Streams
-from sim.service import Service
-from sim.serving import Server, ServingLists
-from sim.serving_arm import ServingArm
-from sim.shadow import SHADOW, ShadowArm
-from sim.state import RunState, ServingState, ShadowState
-from sim.world import World
+from recloop.agents.users import UserState
+from recloop.policies.base import Policy
+from recloop.policies.registry import make_policy
+from recloop.sim.ab_readout import ABReadout
+from recloop.sim.assignment import CONTROL, TREATMENT, arm_plan
+from recloop.sim.config import RunConfig
+from recloop.sim.engine import Closer, Engine
+from recloop.sim.eventlog import EventLog
+from recloop.sim.faults import Outages
+from recloop.sim.fidelity import fidelity_sample
+from recloop.sim.pipeline.nightly import NightlyJob, PolicyFactory
+from recloop.sim.pipeline.state import PipelineState
+from recloop.sim.rounds import Arm
+from recloop.sim.seeding import Streams
+from recloop.sim.service import Service
+from recloop.sim.serving import Server, ServingLists
+from recloop.sim.serving_arm import ServingArm
+from recloop.sim.shadow import SHADOW, ShadowArm
+from recloop.sim.state import RunState, ServingState, ShadowState
+from recloop.sim.world import World
 
 SHARED_STREAMS = ("traffic", "choice", "churn", "clock", "faults", "organic", "continuation")
 

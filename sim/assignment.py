@@ -12,7 +12,7 @@ import zlib
 
 import numpy as np
 
-from sim.config import RunConfig
+from recloop.sim.config import RunConfig
 
 CONTROL, TREATMENT = "control", "treatment"
 

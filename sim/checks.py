@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import Field, fields, is_dataclass
 from typing import Any
 
-from conf.ranges import AtLeast, Between, OneOf, Rule, rule_of
-from policies.registry import POLICIES
-from sim.config import MINUTES_PER_DAY, ConfigError, RunConfig
+from recloop.conf.ranges import AtLeast, Between, OneOf, Rule, rule_of
+from recloop.policies.registry import POLICIES
+from recloop.sim.config import MINUTES_PER_DAY, ConfigError, RunConfig
 
 MAX_SEEN_BYTES = 8 * 2**30  # the users × items "watched" bitmap is dense
 POLICY_SLOTS = ("policy", "ab.treatment", "shadow")  # policy configs: checked only when used

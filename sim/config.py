@@ -11,15 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from agents.catalog import CatalogConfig
-from agents.users import UsersConfig
-from conf.ranges import MAX_DAYS, UNIT, Between, one_of, ranged
-from sim.controllers import ControllerConfig
-from sim.faults import FaultConfig
-from sim.pipeline.config import PipelineConfig
-from sim.serving import ServingConfig
-from sim.traffic import TrafficConfig
-from sim.window import TrainConfig
+from recloop.agents.catalog import CatalogConfig
+from recloop.agents.users import UsersConfig
+from recloop.conf.ranges import MAX_DAYS, UNIT, Between, one_of, ranged
+from recloop.sim.controllers import ControllerConfig
+from recloop.sim.faults import FaultConfig
+from recloop.sim.pipeline.config import PipelineConfig
+from recloop.sim.serving import ServingConfig
+from recloop.sim.traffic import TrafficConfig
+from recloop.sim.window import TrainConfig
 
 MINUTES_PER_DAY = 24 * 60
 

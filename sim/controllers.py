@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from conf.ranges import UNIT, AtLeast, ranged
+from recloop.conf.ranges import UNIT, AtLeast, ranged
 
 
 @dataclass

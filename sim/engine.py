@@ -15,13 +15,13 @@ from typing import Protocol
 
 import numpy as np
 
-from agents.users import daily_churn
-from agents.visits import cohort, visit_rate
-from sim.controllers import next_epsilon
-from sim.rounds import Arm, Outcome, Round
-from sim.service import Service
-from sim.state import RunState, ServingState
-from sim.traffic import (
+from recloop.agents.users import daily_churn
+from recloop.agents.visits import cohort, visit_rate
+from recloop.sim.controllers import next_epsilon
+from recloop.sim.rounds import Arm, Outcome, Round
+from recloop.sim.service import Service
+from recloop.sim.state import RunState, ServingState
+from recloop.sim.traffic import (
     draw_sessions,
     keyed_offsets,
     keyed_sessions,

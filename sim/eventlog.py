@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sim.atomic import atomic_path
+from recloop.sim.atomic import atomic_path
 
 SCHEMA = pa.schema(
     [

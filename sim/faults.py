@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from conf.ranges import UNIT, AtLeast, ranged
+from recloop.conf.ranges import UNIT, AtLeast, ranged
 
 
 @dataclass

@@ -14,13 +14,13 @@ import copy
 
 import numpy as np
 
-from agents.choice import examination, utility_for_all_items
-from policies.base import Policy, allowed_items, top_k
-from policies.types import ServeContext
-from policies.wrappers import greedy
-from sim.metrics.fidelity import rank_agreement
-from sim.metrics.inputs import Fidelity
-from sim.world import World
+from recloop.agents.choice import examination, utility_for_all_items
+from recloop.policies.base import Policy, allowed_items, top_k
+from recloop.policies.types import ServeContext
+from recloop.policies.wrappers import greedy
+from recloop.sim.metrics.fidelity import rank_agreement
+from recloop.sim.metrics.inputs import Fidelity
+from recloop.sim.world import World
 
 SAMPLE_USERS = 200  # measured: 0.19 s a night at 500 users, 0.07 s at 200
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.organic import OrganicPlays
-from sim.eventlog import ORGANIC, EventLog
-from sim.serving import Served
+from recloop.agents.organic import OrganicPlays
+from recloop.sim.eventlog import ORGANIC, EventLog
+from recloop.sim.serving import Served
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ from typing import Protocol
 
 import numpy as np
 
-from agents.choice import Responses
-from agents.continuation import NextRequests
-from agents.organic import OrganicPlays
-from agents.users import UserState
-from policies.types import ServeContext
-from sim.serving import Served
+from recloop.agents.choice import Responses
+from recloop.agents.continuation import NextRequests
+from recloop.agents.organic import OrganicPlays
+from recloop.agents.users import UserState
+from recloop.policies.types import ServeContext
+from recloop.sim.serving import Served
 
 
 @dataclass(frozen=True)

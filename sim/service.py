@@ -10,16 +10,16 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from agents.draws import Draws, KeyedDraws, StreamDraws
-from agents.users import Users
-from policies.types import ServeContext
-from sim.config import RunConfig
-from sim.eventlog import EventLog
-from sim.faults import Outages
-from sim.metrics.daily import DayTally
-from sim.state import RunState
-from sim.window import positives
-from sim.world import World
+from recloop.agents.draws import Draws, KeyedDraws, StreamDraws
+from recloop.agents.users import Users
+from recloop.policies.types import ServeContext
+from recloop.sim.config import RunConfig
+from recloop.sim.eventlog import EventLog
+from recloop.sim.faults import Outages
+from recloop.sim.metrics.daily import DayTally
+from recloop.sim.state import RunState
+from recloop.sim.window import positives
+from recloop.sim.world import World
 
 
 class Service:

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from conf.ranges import AtLeast, Between, one_of, ranged
-from policies.base import Policy
-from policies.types import ServeContext, Slates
-from sim.eventlog import SERVING_PATHS
+from recloop.conf.ranges import AtLeast, Between, one_of, ranged
+from recloop.policies.base import Policy
+from recloop.policies.types import ServeContext, Slates
+from recloop.sim.eventlog import SERVING_PATHS
 
 BATCH, REALTIME, POPULAR = (SERVING_PATHS.index(p) for p in ("batch", "realtime", "popular"))
 

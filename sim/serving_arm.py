@@ -12,9 +12,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from agents.choice import Responses
-from agents.organic import OrganicPlays
-from agents.users import (
+from recloop.agents.choice import Responses
+from recloop.agents.organic import OrganicPlays
+from recloop.agents.users import (
     UserState,
     continue_visit,
     find_organic,
@@ -22,15 +22,15 @@ from agents.users import (
     replay_loved,
     respond,
 )
-from sim.fidelity import measure
-from sim.impressions import Source, log_organic, log_served
-from sim.metrics.catalogue import CTR, TOP1_SHARE, arm_values
-from sim.metrics.inputs import ArmDay, Fidelity
-from sim.pipeline.nightly import NightlyJob
-from sim.rounds import Outcome, Round
-from sim.service import Service
-from sim.serving import Server
-from sim.state import ServingState
+from recloop.sim.fidelity import measure
+from recloop.sim.impressions import Source, log_organic, log_served
+from recloop.sim.metrics.catalogue import CTR, TOP1_SHARE, arm_values
+from recloop.sim.metrics.inputs import ArmDay, Fidelity
+from recloop.sim.pipeline.nightly import NightlyJob
+from recloop.sim.rounds import Outcome, Round
+from recloop.sim.service import Service
+from recloop.sim.serving import Server
+from recloop.sim.state import ServingState
 
 
 class ServingArm:

@@ -12,16 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.eventlog import EventLog
-from sim.impressions import Source, log_served
-from sim.metrics.agreement import Agreement
-from sim.metrics.catalogue import shadow_values
-from sim.metrics.inputs import ShadowDay
-from sim.pipeline.nightly import NightlyJob
-from sim.rounds import Outcome, Round
-from sim.service import Service
-from sim.serving import Server
-from sim.state import ShadowState
+from recloop.sim.eventlog import EventLog
+from recloop.sim.impressions import Source, log_served
+from recloop.sim.metrics.agreement import Agreement
+from recloop.sim.metrics.catalogue import shadow_values
+from recloop.sim.metrics.inputs import ShadowDay
+from recloop.sim.pipeline.nightly import NightlyJob
+from recloop.sim.rounds import Outcome, Round
+from recloop.sim.service import Service
+from recloop.sim.serving import Server
+from recloop.sim.state import ShadowState
 
 SHADOW = "shadow"  # the arm label of its log rows and metric rows
 

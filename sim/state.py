@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agents.users import UserState
-from policies.base import Policy
-from sim.metrics.agreement import Agreement
-from sim.metrics.daily import DayTally
-from sim.metrics.inputs import Fidelity
-from sim.pipeline.state import ModelRecord, PipelineState
-from sim.serving import ServingLists
+from recloop.agents.users import UserState
+from recloop.policies.base import Policy
+from recloop.sim.metrics.agreement import Agreement
+from recloop.sim.metrics.daily import DayTally
+from recloop.sim.metrics.inputs import Fidelity
+from recloop.sim.pipeline.state import ModelRecord, PipelineState
+from recloop.sim.serving import ServingLists
 
 
 @dataclass

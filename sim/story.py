@@ -31,18 +31,18 @@ import pandas as pd
 import simpy
 from threadpoolctl import threadpool_limits
 
-from policies.base import Policy
-from sim.assemble import build_engine, initial_state
-from sim.config import RunConfig
-from sim.engine import Engine
-from sim.eventlog import EventLog
-from sim.faults import Outages, draw_failed_nights, draw_outages
-from sim.metrics.catalogue import IMPRESSIONS
-from sim.seeding import Streams
-from sim.serving_arm import ServingArm
-from sim.state import RunState
-from sim.traffic import tick_shares
-from sim.world import World, build_world
+from recloop.policies.base import Policy
+from recloop.sim.assemble import build_engine, initial_state
+from recloop.sim.config import RunConfig
+from recloop.sim.engine import Engine
+from recloop.sim.eventlog import EventLog
+from recloop.sim.faults import Outages, draw_failed_nights, draw_outages
+from recloop.sim.metrics.catalogue import IMPRESSIONS
+from recloop.sim.seeding import Streams
+from recloop.sim.serving_arm import ServingArm
+from recloop.sim.state import RunState
+from recloop.sim.traffic import tick_shares
+from recloop.sim.world import World, build_world
 
 DayCallback = Callable[[int], None]
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import poisson
 
-from agents.draws import keyed_uniform
-from conf.ranges import UNIT, Between, ranged
+from recloop.agents.draws import keyed_uniform
+from recloop.conf.ranges import UNIT, Between, ranged
 
 
 @dataclass

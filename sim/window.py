@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from conf.ranges import AtLeast, one_of, ranged
-from policies.types import TrainingWindow
-from sim.eventlog import EventLog
+from recloop.conf.ranges import AtLeast, one_of, ranged
+from recloop.policies.types import TrainingWindow
+from recloop.sim.eventlog import EventLog
 
 WINDOW_COLUMNS = [
     "day", "user", "session", "position", "item", "propensity", "clicked", "completion",

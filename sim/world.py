@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.catalog import Catalog, generate_catalog
-from agents.choice import ChoiceConfig
-from agents.population import Population, generate_population
-from agents.truth import GroundTruth
-from policies.types import ItemMetadata
-from sim.config import RunConfig
-from sim.seeding import Streams
+from recloop.agents.catalog import Catalog, generate_catalog
+from recloop.agents.choice import ChoiceConfig
+from recloop.agents.population import Population, generate_population
+from recloop.agents.truth import GroundTruth
+from recloop.policies.types import ItemMetadata
+from recloop.sim.config import RunConfig
+from recloop.sim.seeding import Streams
 
 
 @dataclass

@@ -19,9 +19,9 @@ from dataclasses import fields
 import numpy as np
 from scipy.stats import spearmanr
 
-from agents.catalog import Catalog, CatalogConfig, generate_catalog
-from agents.choice import MIN_WATCH, Responses
-from agents.users import Users, UserState, next_state, respond
+from recloop.agents.catalog import Catalog, CatalogConfig, generate_catalog
+from recloop.agents.choice import MIN_WATCH, Responses
+from recloop.agents.users import Users, UserState, next_state, respond
 
 LOGGED_FIELDS = ("click_position", "completion")  # what sim/impressions.py writes of a response
 N_USERS, K = 400, 6

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments.preflight import check_job
-from sim.config import RunConfig
+from recloop.experiments.preflight import check_job
+from recloop.sim.config import RunConfig
 
 # Statistical tests use fixed seeds; RECLOOP_TEST_SEED re-runs them on other draws.
 TEST_SEED = int(os.environ.get("RECLOOP_TEST_SEED", "20261129"))
@@ -46,4 +46,4 @@ def entry_point(target: str, args: list[str], cwd: Path, timeout: float = 600,
 
 def recloop(args: list[str], cwd: Path, **kwargs: object) -> subprocess.CompletedProcess[str]:
     """The ``recloop`` console script (see ``entry_point`` for the options)."""
-    return entry_point("experiments.run:cli", args, cwd, **kwargs)  # type: ignore[arg-type]
+    return entry_point("recloop.experiments.run:cli", args, cwd, **kwargs)  # type: ignore[arg-type]

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from policies.base import SCORE_CHUNK, Policy
-from policies.types import ItemMetadata, ServeContext, Slates, TrainingWindow
+from recloop.policies.base import SCORE_CHUNK, Policy
+from recloop.policies.types import ItemMetadata, ServeContext, Slates, TrainingWindow
 
 N_USERS, N_ITEMS, BLOCKS = 60, 40, 2
 USERS_PER_BLOCK, ITEMS_PER_BLOCK = N_USERS // BLOCKS, N_ITEMS // BLOCKS

@@ -14,8 +14,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from experiments.preflight import check_job
-from sim.story import simulate
+from recloop.experiments.preflight import check_job
+from recloop.sim.story import simulate
 
 SEEDS = (0, 1)
 DESIGNS = ("all_control", "all_treatment", "pooled", "per_arm")

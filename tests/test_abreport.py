@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from conftest import recloop
 
-from experiments import runs as rl
-from experiments.abreport import AB_METRICS, arm_means, bias_rows, design
-from experiments.report_cli import build_report
-from sim.metrics.catalogue import CTR
+from recloop.experiments import runs as rl
+from recloop.experiments.abreport import AB_METRICS, arm_means, bias_rows, design
+from recloop.experiments.report_cli import build_report
+from recloop.sim.metrics.catalogue import CTR
 
 SWEEP = ["-m", "users=small", "catalog=small", "days=4", "progress=false", "policy=popular",
          "policy@ab.treatment=item_knn", "pipeline.gate=false",

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.assignment import assign_treatment
-from sim.config import RunConfig
-from sim.metrics.abtest import SRM_ALPHA, srm_p_value
-from sim.metrics.daily import ratio_with_se
-from sim.story import simulate
+from recloop.sim.assignment import assign_treatment
+from recloop.sim.config import RunConfig
+from recloop.sim.metrics.abtest import SRM_ALPHA, srm_p_value
+from recloop.sim.metrics.daily import ratio_with_se
+from recloop.sim.story import simulate
 
 MakeConfig = Callable[..., RunConfig]
 
@@ -66,7 +66,7 @@ def aa_run(tmp_path_factory) -> tuple[RunConfig, pd.DataFrame, Path]:
     """
     from conftest import SMALL
 
-    from experiments.preflight import check_job
+    from recloop.experiments.preflight import check_job
 
     cfg = check_job([*SMALL, "days=10", "policy=popular", "policy@ab.treatment=popular",
                      "ab.share=0.4", "ab.training=pooled"])
@@ -99,7 +99,7 @@ def test_aa_test_finds_no_effect_and_no_sample_ratio_mismatch(aa_run) -> None:
 
 def test_per_arm_training_reads_only_the_arms_rows(small_config: MakeConfig, tmp_path: Path) -> None:
     """Popular trained per arm: each arm's nightly list is its own arm's click counts."""
-    from sim.window import build_window
+    from recloop.sim.window import build_window
 
     cfg = small_config("days=3", "policy=popular", "policy@ab.treatment=popular", "ab.share=0.5",
                        "ab.training=per_arm")
@@ -119,8 +119,8 @@ def test_real_time_ranking_sees_todays_clicks_of_its_own_arm_only_when_per_arm(
     small_config: MakeConfig, tmp_path: Path, monkeypatch, training: str
 ) -> None:
     """Per-arm training isolates the arms' data, today's folded-in clicks included."""
-    from policies.simple import PopularPolicy
-    from sim.assignment import assign_treatment
+    from recloop.policies.simple import PopularPolicy
+    from recloop.sim.assignment import assign_treatment
 
     cfg = small_config("days=2", "serving=realtime", "policy=popular",
                        "policy@ab.treatment=popular", "ab.share=0.5", f"ab.training={training}")

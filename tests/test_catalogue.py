@@ -11,13 +11,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments.report import build_report_html
-from sim.config import RunConfig
-from sim.metrics.abtest import AB_ROWS
-from sim.metrics.catalogue import CATALOGUE
-from sim.metrics.metric import AB, ARM, SHADOW
-from sim.shadow import SHADOW as SHADOW_ARM
-from sim.story import simulate
+from recloop.experiments.report import build_report_html
+from recloop.sim.config import RunConfig
+from recloop.sim.metrics.abtest import AB_ROWS
+from recloop.sim.metrics.catalogue import CATALOGUE
+from recloop.sim.metrics.metric import AB, ARM, SHADOW
+from recloop.sim.shadow import SHADOW as SHADOW_ARM
+from recloop.sim.story import simulate
 
 # every kind of row: two serving arms, the A/B test's row, a shadow, the ε controller
 EVERY_ROW = ("days=3", "policy=popular", "policy@ab.treatment=popular", "ab.share=0.5",

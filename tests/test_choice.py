@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.special import expit
 
-from agents.catalog import Catalog, CatalogConfig, generate_catalog
-from agents.choice import (
+from recloop.agents.catalog import Catalog, CatalogConfig, generate_catalog
+from recloop.agents.choice import (
     MIN_WATCH,
     ChoiceConfig,
     attraction,
@@ -27,7 +27,7 @@ from agents.choice import (
     true_utility,
     utility_for_all_items,
 )
-from agents.population import Population, PopulationConfig, generate_population
+from recloop.agents.population import Population, PopulationConfig, generate_population
 
 K = 8
 

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from sim.metrics.catalogue import arm_values
-from sim.metrics.concentration import (
+from recloop.sim.metrics.catalogue import arm_values
+from recloop.sim.metrics.concentration import (
     coverage,
     exposure_entropy,
     gini,
@@ -23,9 +23,9 @@ from sim.metrics.concentration import (
     share_of,
     top_share,
 )
-from sim.metrics.daily import DayTally
-from sim.metrics.inputs import ArmDay
-from sim.pipeline.state import ModelRecord
+from recloop.sim.metrics.daily import DayTally
+from recloop.sim.metrics.inputs import ArmDay
+from recloop.sim.pipeline.state import ModelRecord
 
 counts_arrays = arrays(
     np.int64,

@@ -13,15 +13,15 @@ from typing import Any
 import pytest
 from conftest import recloop
 
-import conf.ranges
-from conf.ranges import UNIT, Between, OneOf, one_of, ranged, rule_of
-from experiments.preflight import check_command_line, check_job, expand_sweep
-from policies.config import PolicyConfig
-from policies.factor import ALSConfig, BPRConfig
-from policies.registry import POLICIES, PolicySpec
-from policies.simple import PopularConfig, RandomPolicy
-from sim.checks import CROSS_FIELD, POLICY_SLOTS, field_rules, policy_rules, validate
-from sim.config import ABConfig, ConfigError, RunConfig
+from recloop.conf import ranges as declared_ranges
+from recloop.conf.ranges import UNIT, Between, OneOf, one_of, ranged, rule_of
+from recloop.experiments.preflight import check_command_line, check_job, expand_sweep
+from recloop.policies.config import PolicyConfig
+from recloop.policies.factor import ALSConfig, BPRConfig
+from recloop.policies.registry import POLICIES, PolicySpec
+from recloop.policies.simple import PopularConfig, RandomPolicy
+from recloop.sim.checks import CROSS_FIELD, POLICY_SLOTS, field_rules, policy_rules, validate
+from recloop.sim.config import ABConfig, ConfigError, RunConfig
 
 
 def test_default_config_composes_and_is_valid() -> None:
@@ -375,7 +375,7 @@ def test_every_policy_default_is_within_its_declared_ranges(name: str) -> None:
 
 def test_ranges_module_needs_only_the_standard_library() -> None:
     """agents/ and policies/ import it, so it must not pull in sim/ or anything else."""
-    tree = ast.parse(Path(conf.ranges.__file__).read_text())
+    tree = ast.parse(Path(declared_ranges.__file__).read_text())
     roots = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
              for a in n.names}
     roots |= {n.module.split(".")[0] for n in ast.walk(tree)
@@ -383,15 +383,16 @@ def test_ranges_module_needs_only_the_standard_library() -> None:
     assert roots <= set(sys.stdlib_module_names) | {"__future__"}, roots
 
 
-CONFIG_MODULES = ["sim.config", "sim.checks", "sim.faults", "sim.controllers", "sim.serving",
-                  "sim.traffic", "sim.window", "sim.pipeline.validation", "sim.pipeline.nightly"]
+CONFIG_MODULES = [f"recloop.{name}" for name in (
+    "sim.config", "sim.checks", "sim.faults", "sim.controllers", "sim.serving", "sim.traffic",
+    "sim.window", "sim.pipeline.validation", "sim.pipeline.config")]
 FRESH_IMPORTS = """
 import importlib, sys
 for name in sys.argv[1:]:
     for loaded in [m for m in sys.modules if m.split(".")[0] in {"sim", "agents", "policies"}]:
         del sys.modules[loaded]
     importlib.import_module(name)
-    importlib.import_module("sim.config")
+    importlib.import_module("recloop.sim.config")
 """
 
 

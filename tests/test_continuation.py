@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from agents.choice import Responses
-from agents.continuation import ContinuationConfig, next_requests
-from sim.config import RunConfig
-from sim.story import simulate
+from recloop.agents.choice import Responses
+from recloop.agents.continuation import ContinuationConfig, next_requests
+from recloop.sim.config import RunConfig
+from recloop.sim.story import simulate
 
 MakeConfig = Callable[..., RunConfig]
 N = 40_000

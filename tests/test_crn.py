@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kstest
 
-from agents.draws import KeyedDraws, keyed_uniform
-from sim.config import RunConfig
-from sim.story import simulate
+from recloop.agents.draws import KeyedDraws, keyed_uniform
+from recloop.sim.config import RunConfig
+from recloop.sim.story import simulate
 
 MakeConfig = Callable[..., RunConfig]
 KEY = np.uint64(12345)

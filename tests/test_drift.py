@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from agent_contract import small_catalog
 
-from agents.catalog import unit_rows
-from agents.drift import DriftConfig, drift
+from recloop.agents.catalog import unit_rows
+from recloop.agents.drift import DriftConfig, drift
 
 
 def tastes(n: int, d: int) -> np.ndarray:

@@ -8,8 +8,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from sim.eventlog import SCHEMA, EventLog
-from sim.window import TrainConfig, build_window, window_days
+from recloop.sim.eventlog import SCHEMA, EventLog
+from recloop.sim.window import TrainConfig, build_window, window_days
 
 LABELS = {"arm": "main", "policy": "test"}
 

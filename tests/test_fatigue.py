@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from agent_contract import small_catalog
 
-from agents import choice
-from agents.choice import ChoiceConfig
-from agents.fatigue import FatigueConfig, FatigueMemory, attraction_scale, remember
+from recloop.agents import choice
+from recloop.agents.choice import ChoiceConfig
+from recloop.agents.fatigue import FatigueConfig, FatigueMemory, attraction_scale, remember
 
 CFG = FatigueConfig(decay=0.5, half_life_days=2.0, memory=3)
 EXAM = np.array([1.0, 0.6, 0.5])

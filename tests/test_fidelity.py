@@ -15,16 +15,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import spearmanr
 
-from agents.catalog import CatalogConfig, generate_catalog
-from agents.choice import ChoiceConfig, examination, utility_for_all_items
-from agents.population import PopulationConfig, generate_population
-from policies.base import allowed_items
-from policies.oracle import OracleConfig, OraclePolicy
-from policies.simple import RandomConfig, RandomPolicy
-from policies.types import ServeContext
-from sim.fidelity import measure, random_welfare, slate_welfare
-from sim.metrics.fidelity import gap_recovered, rank_agreement
-from sim.world import World
+from recloop.agents.catalog import CatalogConfig, generate_catalog
+from recloop.agents.choice import ChoiceConfig, examination, utility_for_all_items
+from recloop.agents.population import PopulationConfig, generate_population
+from recloop.policies.base import allowed_items
+from recloop.policies.oracle import OracleConfig, OraclePolicy
+from recloop.policies.simple import RandomConfig, RandomPolicy
+from recloop.policies.types import ServeContext
+from recloop.sim.fidelity import measure, random_welfare, slate_welfare
+from recloop.sim.metrics.fidelity import gap_recovered, rank_agreement
+from recloop.sim.world import World
 
 
 @given(st.integers(0, 10_000), st.integers(3, 25))

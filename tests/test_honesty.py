@@ -24,18 +24,18 @@ import pytest
 import scipy.sparse as sp
 from contracts import make_window
 
-import policies
-from agents.catalog import Catalog
-from agents.population import Population
-from agents.truth import GroundTruth
-from policies.base import Policy
-from policies.factor import ALSConfig
-from policies.oracle import OracleConfig
-from policies.registry import POLICIES, make_policy
-from policies.types import ItemMetadata, ServeContext
-from sim.config import RunConfig
-from sim.seeding import Streams
-from sim.world import World, build_world
+from recloop import policies
+from recloop.agents.catalog import Catalog
+from recloop.agents.population import Population
+from recloop.agents.truth import GroundTruth
+from recloop.policies.base import Policy
+from recloop.policies.factor import ALSConfig
+from recloop.policies.oracle import OracleConfig
+from recloop.policies.registry import POLICIES, make_policy
+from recloop.policies.types import ItemMetadata, ServeContext
+from recloop.sim.config import RunConfig
+from recloop.sim.seeding import Streams
+from recloop.sim.world import World, build_world
 
 POLICIES_DIR = Path(policies.__file__).parent
 ALLOWED_TO_READ_TRUTH = {"oracle.py"}
@@ -46,13 +46,14 @@ IMPORT_CALLS = {"import_module", "__import__", "find_spec", "reload"}
 # --- static guard ---------------------------------------------------------------------------
 
 
-def forbidden_imports(source: str, roots: tuple[str, ...] = ("agents",)) -> list[str]:
+def forbidden_imports(source: str, roots: tuple[str, ...] = ("recloop.agents",)) -> list[str]:
     """Every place ``source`` imports (or names for import) a module under one of ``roots``.
 
-    Catches ``import agents…``, ``from agents… import …`` (absolute only: a relative import
-    inside ``policies`` cannot reach a top-level package), ``importlib.import_module`` /
+    Catches ``import recloop.agents…``, ``from recloop.agents… import …`` (absolute only: a
+    relative import inside ``policies`` stays in ``policies``), ``importlib.import_module`` /
     ``__import__`` calls, and any bare string literal that is exactly such a module name
-    (``sys.modules["agents.catalog"]``, an aliased importer). Returns "line: what" strings.
+    (``sys.modules["recloop.agents.catalog"]``, an aliased importer). Returns "line: what"
+    strings.
     """
     pattern = re.compile("|".join(MODULE_NAME.format(root=re.escape(r)) for r in roots))
     found: list[str] = []
@@ -105,7 +106,7 @@ def test_only_the_oracle_imports_agents(path: Path) -> None:
 @pytest.mark.parametrize("path", policy_modules(), ids=lambda p: p.name)
 def test_only_the_registry_imports_the_oracle(path: Path) -> None:
     """The oracle module re-exports ground-truth helpers: importing it is reaching the truth."""
-    found = forbidden_imports(path.read_text(), roots=("policies.oracle",))
+    found = forbidden_imports(path.read_text(), roots=("recloop.policies.oracle",))
     if path.name not in {"registry.py", "oracle.py"}:
         assert not found, f"policies/{path.name} imports the oracle: {found}"
 
@@ -116,14 +117,14 @@ LEARNERS = [p for p in policy_modules() if p.name not in {"oracle.py", "registry
 @pytest.mark.parametrize("path", LEARNERS, ids=lambda p: p.name)
 def test_importing_a_learner_loads_no_ground_truth(path: Path) -> None:
     """In a fresh interpreter, whatever a learner pulls in transitively stays outside agents."""
-    module = "policies." + ".".join(path.relative_to(POLICIES_DIR).with_suffix("").parts)
+    module = "recloop.policies." + ".".join(path.relative_to(POLICIES_DIR).with_suffix("").parts)
     if module.endswith("__init__"):
         module = module.rsplit(".", 1)[0]
     code = (
         "import importlib, sys\n"
         f"importlib.import_module({module!r})\n"
-        "bad = sorted(m for m in sys.modules if m == 'agents' or m.startswith('agents.')\n"
-        "             or m == 'policies.oracle')\n"
+        "bad = sorted(m for m in sys.modules if m == 'recloop.agents'\n"
+        "             or m.startswith('recloop.agents.') or m == 'recloop.policies.oracle')\n"
         "print(bad)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -142,23 +143,23 @@ def test_registry_hands_the_truth_to_the_oracle_only() -> None:
 @pytest.mark.parametrize("path", policy_modules(), ids=lambda p: p.name)
 def test_no_policy_module_imports_the_engine(path: Path) -> None:
     """``sim`` and ``experiments`` hold the world; importing them would tunnel under the wall."""
-    assert not forbidden_imports(path.read_text(), roots=("sim", "experiments"))
+    assert not forbidden_imports(path.read_text(), roots=("recloop.sim", "recloop.experiments"))
 
 
 @pytest.mark.parametrize(
     "source",
     [
-        "from agents.population import Population",
-        "from agents import catalog",
-        "import agents",
-        "import agents.choice as choice",
-        "import numpy as np, agents.catalog",
-        "def f():\n    from agents.catalog import Catalog\n    return Catalog",
-        "if TYPE_CHECKING:\n    from agents.catalog import Catalog",
-        "import importlib\nmod = importlib.import_module('agents.population')",
-        "from importlib import import_module\nmod = import_module(name='agents')",
-        "truth = __import__('agents.catalog')",
-        "import sys\ntaste = sys.modules['agents.population']",
+        "from recloop.agents.population import Population",
+        "from recloop.agents import catalog",
+        "import recloop.agents",
+        "import recloop.agents.choice as choice",
+        "import numpy as np, recloop.agents.catalog",
+        "def f():\n    from recloop.agents.catalog import Catalog\n    return Catalog",
+        "if TYPE_CHECKING:\n    from recloop.agents.catalog import Catalog",
+        "import importlib\nmod = importlib.import_module('recloop.agents.population')",
+        "from importlib import import_module\nmod = import_module(name='recloop.agents')",
+        "truth = __import__('recloop.agents.catalog')",
+        "import sys\ntaste = sys.modules['recloop.agents.population']",
     ],
 )
 def test_checker_flags_every_import_form(source: str) -> None:
@@ -170,8 +171,8 @@ def test_checker_flags_every_import_form(source: str) -> None:
 @pytest.mark.parametrize(
     "source",
     [
-        "from policies.base import ScoringPolicy",
-        "import agentsmith\nfrom agents_helper import x",
+        "from recloop.policies.base import ScoringPolicy",
+        "import agentsmith\nfrom recloop.agents_helper import x",
         '"""Never read ground truth from ``agents/``: see the agents package docs."""',
         "from .agents import helper",  # relative: policies.agents, not the hidden world
         "import importlib\nmod = importlib.import_module('numpy')",
@@ -182,10 +183,11 @@ def test_checker_leaves_clean_sources_alone(source: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "source", ["from policies.oracle import GroundTruth", "import policies.oracle as o"]
+    "source", ["from recloop.policies.oracle import GroundTruth",
+               "import recloop.policies.oracle as o"]
 )
 def test_checker_flags_the_oracle_back_door(source: str) -> None:
-    assert forbidden_imports(source, roots=("policies.oracle",))
+    assert forbidden_imports(source, roots=("recloop.policies.oracle",))
 
 
 # --- dynamic guard --------------------------------------------------------------------------

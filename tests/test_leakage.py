@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.config import RunConfig
-from sim.story import simulate
+from recloop.sim.config import RunConfig
+from recloop.sim.story import simulate
 
 MakeConfig = Callable[..., RunConfig]
 ONLINE = ["ctr", "completion_rate", "mean_true_utility", "active_users", "top1_share"]

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.run import execute
-from policies.types import TrainingWindow
-from sim.config import RunConfig
-from sim.story import simulate
+from recloop.experiments.run import execute
+from recloop.policies.types import TrainingWindow
+from recloop.sim.config import RunConfig
+from recloop.sim.story import simulate
 
 MakeConfig = Callable[..., RunConfig]
 
@@ -100,7 +100,7 @@ def test_each_night_fits_only_on_sealed_earlier_days(
     small_config: MakeConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Spy on fit: a model for day d reads days < d, and its data version names those files."""
-    from policies.simple import PopularPolicy
+    from recloop.policies.simple import PopularPolicy
 
     seen: list[tuple[int, tuple[int, ...], str]] = []
     original = PopularPolicy.fit

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from sim.metrics.offline import (
+from recloop.sim.metrics.offline import (
     hit_rate_at_k,
     mrr_at_k,
     ndcg_at_k,

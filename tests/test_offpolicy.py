@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.metrics.offpolicy import ips, snips
+from recloop.sim.metrics.offpolicy import ips, snips
 
 N_ITEMS, K = 30, 3
 

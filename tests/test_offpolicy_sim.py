@@ -16,14 +16,14 @@ import pandas as pd
 import pytest
 from conftest import SMALL
 
-from agents.choice import respond
-from experiments.preflight import check_job
-from policies.simple import PopularPolicy
-from policies.types import ItemMetadata, ServeContext
-from policies.wrappers import EpsilonGreedy
-from sim.metrics.offpolicy import cascade_ips, ips, logged_slates, slate_estimates
-from sim.pipeline.judge import session_probabilities
-from sim.story import simulate
+from recloop.agents.choice import respond
+from recloop.experiments.preflight import check_job
+from recloop.policies.simple import PopularPolicy
+from recloop.policies.types import ItemMetadata, ServeContext
+from recloop.policies.wrappers import EpsilonGreedy
+from recloop.sim.metrics.offpolicy import cascade_ips, ips, logged_slates, slate_estimates
+from recloop.sim.pipeline.judge import session_probabilities
+from recloop.sim.story import simulate
 
 LOGGING_EPS, TARGET_EPS = 0.3, 0.05
 REPEATS = 40  # sessions per active user for the logging policy (4x that for the target)

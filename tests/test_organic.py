@@ -14,10 +14,10 @@ import pandas as pd
 from agent_contract import small_catalog
 from scipy.stats import chisquare
 
-from agents.choice import ChoiceConfig, utility_for_all_items
-from agents.organic import OrganicConfig, find
-from sim.config import RunConfig
-from sim.story import simulate
+from recloop.agents.choice import ChoiceConfig, utility_for_all_items
+from recloop.agents.organic import OrganicConfig, find
+from recloop.sim.config import RunConfig
+from recloop.sim.story import simulate
 
 MakeConfig = Callable[..., RunConfig]
 

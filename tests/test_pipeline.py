@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.config import RunConfig
-from sim.pipeline.registry import load_model
-from sim.story import RunResult, simulate
+from recloop.sim.config import RunConfig
+from recloop.sim.pipeline.registry import load_model
+from recloop.sim.story import RunResult, simulate
 
 MakeConfig = Callable[..., RunConfig]
 
@@ -135,7 +135,7 @@ def test_adaptive_epsilon_falls_to_its_floor_when_exposure_is_spread(
 
 
 def test_adaptive_epsilon_needs_an_explorer(small_config: MakeConfig) -> None:
-    from sim.config import ConfigError
+    from recloop.sim.config import ConfigError
 
     with pytest.raises(ConfigError, match="controller.adaptive_epsilon=True is out of range"):
         small_config("controller.adaptive_epsilon=true")

@@ -9,8 +9,8 @@ import plotly.graph_objects as go
 import pytest
 import yaml
 
-from experiments.png import export_png, slug
-from experiments.preflight import CONF_DIR
+from recloop.experiments.png import export_png, slug
+from recloop.experiments.preflight import CONF_DIR
 
 FIGURES = [("Exposure (Lorenz)", go.Figure(go.Scatter(x=[0, 1], y=[0, 1]))),
            ("A/B daily effect", go.Figure(go.Bar(x=["a"], y=[1])))]
@@ -48,7 +48,7 @@ def test_ray_cluster_launcher_joins_a_running_cluster() -> None:
     pytest.importorskip("hydra_plugins.hydra_ray_launcher")
     from hydra import compose, initialize_config_dir
 
-    from experiments.schema import register_schemas
+    from recloop.experiments.schema import register_schemas
 
     register_schemas()
     with initialize_config_dir(str(CONF_DIR), version_base=None):

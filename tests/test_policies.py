@@ -23,12 +23,12 @@ from implicit.cpu.als import AlternatingLeastSquares
 from scipy.stats import chisquare
 from threadpoolctl import threadpool_limits
 
-from agents.catalog import CatalogConfig, generate_catalog
-from agents.choice import ChoiceConfig, utility_for_all_items
-from agents.population import PopulationConfig, generate_population
-from agents.truth import GroundTruth
-from policies.base import Policy, top_k
-from policies.factor import (
+from recloop.agents.catalog import CatalogConfig, generate_catalog
+from recloop.agents.choice import ChoiceConfig, utility_for_all_items
+from recloop.agents.population import PopulationConfig, generate_population
+from recloop.agents.truth import GroundTruth
+from recloop.policies.base import Policy, top_k
+from recloop.policies.factor import (
     ALSConfig,
     ALSPolicy,
     BPRConfig,
@@ -36,11 +36,11 @@ from policies.factor import (
     ItemKNNConfig,
     ItemKNNPolicy,
 )
-from policies.foldin import fold_in
-from policies.oracle import OracleConfig, OraclePolicy
-from policies.simple import PopularConfig, PopularPolicy, RandomConfig, RandomPolicy
-from policies.types import ItemMetadata, Slates
-from sim.serving import drop_seen
+from recloop.policies.foldin import fold_in
+from recloop.policies.oracle import OracleConfig, OraclePolicy
+from recloop.policies.simple import PopularConfig, PopularPolicy, RandomConfig, RandomPolicy
+from recloop.policies.types import ItemMetadata, Slates
+from recloop.sim.serving import drop_seen
 
 K = 5
 # regularization 1.0 rather than the default 0.05: with 8 factors and ~430 positives the
@@ -390,7 +390,7 @@ def test_bpr_ignores_recent_positives() -> None:
 
 
 def test_top_up_fills_trailing_slots_without_duplicates() -> None:
-    from sim.serving import top_up
+    from recloop.sim.serving import top_up
 
     items = np.array([[5, 6, -1, -1], [7, -1, -1, -1], [1, 2, 3, 4]], dtype=np.int32)
     prop = np.where(items >= 0, 0.5, 0.0).astype(np.float32)

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from scipy.special import chdtrc
 
-from agents.catalog import Catalog, CatalogConfig, generate_catalog, zipf_weights
-from agents.population import (
+from recloop.agents.catalog import Catalog, CatalogConfig, generate_catalog, zipf_weights
+from recloop.agents.population import (
     MAINSTREAM,
     NICHE,
     Population,

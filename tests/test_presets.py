@@ -8,8 +8,8 @@ import pytest
 import yaml
 from conftest import recloop
 
-from experiments.preflight import CONF_DIR, check_job, group_options
-from sim.story import simulate
+from recloop.experiments.preflight import CONF_DIR, check_job, group_options
+from recloop.sim.story import simulate
 
 PRESETS = group_options("experiment")
 SMALL = ["users=small", "catalog=small", "days=3", "progress=false"]

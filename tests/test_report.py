@@ -13,14 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from plotly.offline import get_plotlyjs
 
-from experiments.report import (
+from recloop.experiments.report import (
     OTHER_SECTION,
     build_figures,
     build_report_html,
     write_report,
 )
-from experiments.report_cli import parameter_figure, summary_table
-from experiments.runs import (
+from recloop.experiments.report_cli import parameter_figure, summary_table
+from recloop.experiments.runs import (
     Run,
     assign_variants,
     combined_metrics,
@@ -36,7 +36,7 @@ from experiments.runs import (
     variant_label,
     variant_order,
 )
-from sim.metrics.catalogue import (
+from recloop.sim.metrics.catalogue import (
     CATALOGUE,
     CONCENTRATION,
     CTR,
@@ -48,7 +48,7 @@ from sim.metrics.catalogue import (
     TOP1_SHARE,
     UTILITY,
 )
-from sim.metrics.concentration import gini
+from recloop.sim.metrics.concentration import gini
 
 ARMS = ("arm_alpha", "arm_beta")  # distinctive: must not occur inside the plotly.js bundle
 UNKNOWN_METRIC = "novelty_score_xyz"
@@ -335,7 +335,7 @@ def test_numeric_parameter_axis_with_a_line_per_other_parameter() -> None:
 
 
 def test_divergence_tau_and_ranks_on_a_hand_made_sweep() -> None:
-    from experiments import divergence as dv
+    from recloop.experiments import divergence as dv
 
     rows = []
     # three variants, two seeds: offline order a > b > c; CTR order c > b > a (reversed);
@@ -357,7 +357,7 @@ def test_divergence_tau_and_ranks_on_a_hand_made_sweep() -> None:
 
 
 def test_standard_errors_become_95_percent_bands_not_lines() -> None:
-    from experiments.report import with_intervals
+    from recloop.experiments.report import with_intervals
 
     frame = pd.DataFrame({
         "day": [0, 0, 0, 1], "arm": ["a", "a", "a", "a"],
@@ -373,7 +373,7 @@ def test_standard_errors_become_95_percent_bands_not_lines() -> None:
 def test_tradeoff_curve_joins_numeric_values_in_order_and_skips_categories() -> None:
     from types import SimpleNamespace
 
-    from experiments.tradeoff import tradeoff_figure
+    from recloop.experiments.tradeoff import tradeoff_figure
 
     rows, runs = [], []
     for eps, top1, ctr in ((0.2, 0.10, 0.05), (0.0, 0.30, 0.07), (0.05, 0.20, 0.06)):

@@ -13,12 +13,12 @@ import pytest
 from conftest import entry_point, recloop
 from plotly.offline import get_plotlyjs
 
-from experiments import runs as rl
-from sim.metrics.catalogue import CONCENTRATION, IMPRESSIONS
+from recloop.experiments import runs as rl
+from recloop.sim.metrics.catalogue import CONCENTRATION, IMPRESSIONS
 
 SMALL = ["users=small", "catalog=small", "days=3", "progress=false"]
 VARIANTS = ("policy=random", "policy=popular")
-SCRIPT = "experiments.report_cli:main"
+SCRIPT = "recloop.experiments.report_cli:main"
 
 
 def report(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -13,10 +13,10 @@ import pandas as pd
 from agent_contract import small_catalog
 from scipy.stats import chisquare
 
-from agents.choice import ChoiceConfig
-from agents.rewatch import LovedMemory, RewatchConfig, love, replay
-from sim.config import RunConfig
-from sim.story import simulate
+from recloop.agents.choice import ChoiceConfig
+from recloop.agents.rewatch import LovedMemory, RewatchConfig, love, replay
+from recloop.sim.config import RunConfig
+from recloop.sim.story import simulate
 
 MakeConfig = Callable[..., RunConfig]
 CFG = RewatchConfig(per_session=1.0, loved_at=0.9, memory=3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.satiation import SatiationConfig, SatiationMemory, consume, utility_loss
+from recloop.agents.satiation import SatiationConfig, SatiationMemory, consume, utility_loss
 
 CFG = SatiationConfig(weight=0.8, half_life_days=1.0)
 GENRE = np.array([0, 1, 1, 2])

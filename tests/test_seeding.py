@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.seeding import Streams
+from recloop.sim.seeding import Streams
 
 N = 64  # draws compared per stream; two distinct streams agree on all 64 with prob ~2^-3000
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.config import RunConfig
-from sim.metrics.agreement import Agreement
-from sim.metrics.catalogue import shadow_values
-from sim.metrics.inputs import ShadowDay
-from sim.pipeline.state import ModelRecord
-from sim.story import simulate
+from recloop.sim.config import RunConfig
+from recloop.sim.metrics.agreement import Agreement
+from recloop.sim.metrics.catalogue import shadow_values
+from recloop.sim.metrics.inputs import ShadowDay
+from recloop.sim.pipeline.state import ModelRecord
+from recloop.sim.story import simulate
 
 MakeConfig = Callable[..., RunConfig]
 AGREEMENT = ["agreement_overlap", "agreement_top1", "clicked_item_in_shadow"]

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.config import RunConfig
-from sim.state import ServingState, ShadowState
-from sim.story import simulate
+from recloop.sim.config import RunConfig
+from recloop.sim.state import ServingState, ShadowState
+from recloop.sim.story import simulate
 
 MakeConfig = Callable[..., RunConfig]
 

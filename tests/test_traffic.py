@@ -16,7 +16,13 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import integrate
 
-from sim.traffic import TrafficConfig, draw_sessions, round_offsets, session_rounds, tick_shares
+from recloop.sim.traffic import (
+    TrafficConfig,
+    draw_sessions,
+    round_offsets,
+    session_rounds,
+    tick_shares,
+)
 
 # tick lengths the config allows: divisors of a day's 1,440 minutes
 DIVISOR_MINUTES = [m for m in range(1, 1441) if 1440 % m == 0]

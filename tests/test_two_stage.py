@@ -24,14 +24,14 @@ from contracts import (
     seeded_rng,
 )
 
-from experiments.preflight import check_job
-from policies.base import Policy
-from policies.factor import ALSConfig, ALSPolicy
-from policies.features import History, history, pair_features, split_last_day
-from policies.ranker import AdditiveRanker, RankerConfig, quantile_edges
-from policies.two_stage import TwoStageConfig, TwoStagePolicy, locate
-from policies.types import ItemMetadata, ServeContext, TrainingWindow
-from sim.config import ConfigError
+from recloop.experiments.preflight import check_job
+from recloop.policies.base import Policy
+from recloop.policies.factor import ALSConfig, ALSPolicy
+from recloop.policies.features import History, history, pair_features, split_last_day
+from recloop.policies.ranker import AdditiveRanker, RankerConfig, quantile_edges
+from recloop.policies.two_stage import TwoStageConfig, TwoStagePolicy, locate
+from recloop.policies.types import ItemMetadata, ServeContext, TrainingWindow
+from recloop.sim.config import ConfigError
 
 SHOWN = 6  # items per logged slate
 SMALL = {"factors": 8, "iterations": 5, "regularization": 1.0}  # the toy ALS of test_policies.py

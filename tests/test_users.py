@@ -13,12 +13,12 @@ from agent_contract import AgentContract, small_catalog
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents.drift import DriftConfig
-from agents.fatigue import FatigueConfig
-from agents.population import PopulationConfig, generate_population
-from agents.rewatch import RewatchConfig
-from agents.satiation import SatiationConfig
-from agents.users import (
+from recloop.agents.drift import DriftConfig
+from recloop.agents.fatigue import FatigueConfig
+from recloop.agents.population import PopulationConfig, generate_population
+from recloop.agents.rewatch import RewatchConfig
+from recloop.agents.satiation import SatiationConfig
+from recloop.agents.users import (
     Users,
     UsersConfig,
     UserState,

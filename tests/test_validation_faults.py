@@ -6,9 +6,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from sim.eventlog import SCHEMA, SERVING_PATHS
-from sim.faults import FaultConfig, draw_failed_nights, draw_outages, merge
-from sim.pipeline.validation import Bounds, ValidationConfig, validate_partition
+from recloop.sim.eventlog import SCHEMA, SERVING_PATHS
+from recloop.sim.faults import FaultConfig, draw_failed_nights, draw_outages, merge
+from recloop.sim.pipeline.validation import Bounds, ValidationConfig, validate_partition
 
 BOUNDS = Bounds(day=3, n_users=10, n_items=20, k=5)
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from agents.visits import VisitsConfig, cohort, visit_rate
-from sim.config import RunConfig
-from sim.story import simulate
+from recloop.agents.visits import VisitsConfig, cohort, visit_rate
+from recloop.sim.config import RunConfig
+from recloop.sim.story import simulate
 
 MakeConfig = Callable[..., RunConfig]
 

@@ -19,15 +19,15 @@ from contracts import (
     seeded_rng,
 )
 
-from experiments.preflight import CONF_DIR, check_command_line, check_job
-from policies.base import Policy
-from policies.diversity import Diversify, intra_list_diversity, normalise
-from policies.factor import ALSConfig, ALSPolicy
-from policies.registry import POLICIES, make_policy
-from policies.simple import PopularConfig, PopularPolicy, RandomConfig
-from policies.types import ItemMetadata
-from policies.wrappers import EpsilonGreedy, FreshnessQuota, find_wrapper
-from sim.config import ConfigError
+from recloop.experiments.preflight import CONF_DIR, check_command_line, check_job
+from recloop.policies.base import Policy
+from recloop.policies.diversity import Diversify, intra_list_diversity, normalise
+from recloop.policies.factor import ALSConfig, ALSPolicy
+from recloop.policies.registry import POLICIES, make_policy
+from recloop.policies.simple import PopularConfig, PopularPolicy, RandomConfig
+from recloop.policies.types import ItemMetadata
+from recloop.policies.wrappers import EpsilonGreedy, FreshnessQuota, find_wrapper
+from recloop.sim.config import ConfigError
 
 K = 5
 SMALL_ALS = ALSConfig(factors=8, iterations=5, regularization=1.0)  # as in test_policies.py

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.population import SEGMENT_NAMES
-from sim.eventlog import SERVING_PATHS
-from sim.metrics import concentration as conc
-from sim.metrics.abtest import srm_p_value
-from sim.metrics.daily import ratio
-from sim.metrics.fidelity import gap_recovered
-from sim.metrics.inputs import ABDay, ArmDay, ShadowDay
-from sim.metrics.metric import AB, ARM, SHADOW, Catalogue
-from sim.metrics.offline import RANKING_METRICS
+from recloop.agents.population import SEGMENT_NAMES
+from recloop.sim.eventlog import SERVING_PATHS
+from recloop.sim.metrics import concentration as conc
+from recloop.sim.metrics.abtest import srm_p_value
+from recloop.sim.metrics.daily import ratio
+from recloop.sim.metrics.fidelity import gap_recovered
+from recloop.sim.metrics.inputs import ABDay, ArmDay, ShadowDay
+from recloop.sim.metrics.metric import AB, ARM, SHADOW, Catalogue
+from recloop.sim.metrics.offline import RANKING_METRICS
 
 CONCENTRATION, ONLINE, AB_TEST = "Popularity concentration", "Online behaviour", "A/B test"
 LEARNING = "What the model learned (against ground truth)"

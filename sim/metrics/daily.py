@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agents.population import SEGMENT_NAMES
-from sim.eventlog import SERVING_PATHS
-from sim.metrics.slates import intra_list_diversity
+from recloop.agents.population import SEGMENT_NAMES
+from recloop.sim.eventlog import SERVING_PATHS
+from recloop.sim.metrics.slates import intra_list_diversity
 
 
 class UserSums:

@@ -13,8 +13,8 @@ from typing import Protocol
 
 import numpy as np
 
-from sim.metrics.agreement import Agreement
-from sim.metrics.daily import DayTally, UserSums
+from recloop.sim.metrics.agreement import Agreement
+from recloop.sim.metrics.daily import DayTally, UserSums
 
 
 class NightRecord(Protocol):

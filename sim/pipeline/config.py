@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from conf.ranges import UNIT, AtLeast, one_of, ranged
-from sim.pipeline.validation import ValidationConfig
+from recloop.conf.ranges import UNIT, AtLeast, one_of, ranged
+from recloop.sim.pipeline.validation import ValidationConfig
 
 
 @dataclass

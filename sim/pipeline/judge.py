@@ -16,16 +16,16 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from policies.base import Policy, allowed_items, top_k
-from policies.types import ServeContext, TrainingWindow
-from policies.wrappers import greedy
-from sim.eventlog import LOG_PATHS, ORGANIC, EventLog
-from sim.metrics.offline import ranking_metrics
-from sim.metrics.offpolicy import SLATE_COLUMNS, explored, logged_slates, slate_estimates
-from sim.pipeline.config import PipelineConfig
-from sim.pipeline.registry import Registry
-from sim.pipeline.state import ModelRecord, PipelineState
-from sim.window import TrainConfig, positives
+from recloop.policies.base import Policy, allowed_items, top_k
+from recloop.policies.types import ServeContext, TrainingWindow
+from recloop.policies.wrappers import greedy
+from recloop.sim.eventlog import LOG_PATHS, ORGANIC, EventLog
+from recloop.sim.metrics.offline import ranking_metrics
+from recloop.sim.metrics.offpolicy import SLATE_COLUMNS, explored, logged_slates, slate_estimates
+from recloop.sim.pipeline.config import PipelineConfig
+from recloop.sim.pipeline.registry import Registry
+from recloop.sim.pipeline.state import ModelRecord, PipelineState
+from recloop.sim.window import TrainConfig, positives
 
 EvalContext = Callable[[int, np.ndarray], ServeContext]  # (day, users) -> context as of that day
 

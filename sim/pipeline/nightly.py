@@ -24,15 +24,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from policies.base import Policy
-from policies.types import TrainingWindow
-from sim.eventlog import EventLog
-from sim.pipeline.config import PipelineConfig
-from sim.pipeline.judge import EvalContext, Judge
-from sim.pipeline.registry import Registry
-from sim.pipeline.state import ModelRecord, PipelineState
-from sim.pipeline.validation import Bounds, validate_partition
-from sim.window import TrainConfig, build_window
+from recloop.policies.base import Policy
+from recloop.policies.types import TrainingWindow
+from recloop.sim.eventlog import EventLog
+from recloop.sim.pipeline.config import PipelineConfig
+from recloop.sim.pipeline.judge import EvalContext, Judge
+from recloop.sim.pipeline.registry import Registry
+from recloop.sim.pipeline.state import ModelRecord, PipelineState
+from recloop.sim.pipeline.validation import Bounds, validate_partition
+from recloop.sim.window import TrainConfig, build_window
 
 PolicyFactory = Callable[[int], Policy]  # model version -> fresh, unfitted policy
 

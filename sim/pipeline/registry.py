@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from policies.base import Policy
-from sim.atomic import atomic_path
-from sim.pipeline.state import ModelRecord, PipelineState
+from recloop.policies.base import Policy
+from recloop.sim.atomic import atomic_path
+from recloop.sim.pipeline.state import ModelRecord, PipelineState
 
 
 class Registry:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from policies.base import Policy
+from recloop.policies.base import Policy
 
 
 @dataclass

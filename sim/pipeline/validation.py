@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from conf.ranges import UNIT, AtLeast, ranged
-from sim.eventlog import SCHEMA
+from recloop.conf.ranges import UNIT, AtLeast, ranged
+from recloop.sim.eventlog import SCHEMA
 
 
 @dataclass
