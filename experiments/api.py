@@ -1,0 +1,43 @@
+"""recloop from Python: a checked config, a run written as the CLI writes it, a run read back.
+
+    import recloop
+
+    cfg = recloop.config("users=small", "catalog=small", "days=10", "policy=als")
+    result = recloop.run(cfg, "runs/als")     # metrics, registry, world and state in memory
+    again = recloop.load_run("runs/als")      # the same metrics and registry, from disk
+
+``config`` composes the packaged Hydra configs with the same start-up checks as the
+``recloop`` command (a bad value raises ``ConfigError`` naming the field); ``run`` writes
+the run directory the command writes (log, models, metrics, registry, report, ``run.json``
+last); ``simulate`` (``recloop.sim.story``) runs without writing anything but the log.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from recloop.experiments.preflight import check_job
+from recloop.experiments.run import execute
+from recloop.experiments.runs import Run
+from recloop.experiments.runs import load_run as read_run
+from recloop.sim.config import RunConfig
+from recloop.sim.story import RunResult
+
+
+def config(*overrides: str) -> RunConfig:
+    """The default config with Hydra-style overrides (``"policy=als"``), checked."""
+    return check_job(list(overrides))
+
+
+def run(cfg: RunConfig, run_dir: str | Path) -> RunResult:
+    """Simulate ``cfg`` into a new run directory, as the ``recloop`` command does."""
+    path = Path(run_dir)
+    if (path / "run.json").exists():
+        raise FileExistsError(f"{path} already holds a run; choose another directory")
+    path.mkdir(parents=True, exist_ok=True)
+    return execute(cfg, path)
+
+
+def load_run(run_dir: str | Path) -> Run:
+    """A finished run directory: summary, overrides, metrics, registry, item exposure."""
+    return read_run(Path(run_dir))
