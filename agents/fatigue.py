@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recloop.agents.per_user import PerUser
 from recloop.conf.ranges import AtLeast, Between, ranged
 
 HOURS_PER_DAY = 24.0
@@ -39,7 +40,7 @@ class FatigueConfig:
 
 
 @dataclass
-class FatigueMemory:
+class FatigueMemory(PerUser):
     """Per user: remembered items, their weights and when each weight was last updated."""
 
     items: np.ndarray  # int32[n, m], -1 for an empty slot
@@ -52,12 +53,6 @@ class FatigueMemory:
         return cls(np.full((n_users, width), -1, dtype=np.int32),
                    np.zeros((n_users, width), dtype=np.float32),
                    np.zeros((n_users, width), dtype=np.float32))
-
-    def rows(self, users: np.ndarray) -> FatigueMemory:
-        return FatigueMemory(self.items[users], self.weight[users], self.time[users])
-
-    def put(self, users: np.ndarray, rows: FatigueMemory) -> None:
-        self.items[users], self.weight[users], self.time[users] = rows.items, rows.weight, rows.time
 
     def current(self, now: np.ndarray, cfg: FatigueConfig) -> np.ndarray:
         """float[n, m]: each weight decayed to ``now`` (run hours per row)."""

@@ -18,6 +18,7 @@ from recloop.agents.catalog import Catalog
 from recloop.agents.choice import ChoiceConfig, true_utility, watch
 from recloop.agents.draws import Draws, as_draws
 from recloop.agents.organic import OrganicPlays
+from recloop.agents.per_user import PerUser
 from recloop.conf.ranges import UNIT, Between, ranged
 
 
@@ -38,7 +39,7 @@ class RewatchConfig:
 
 
 @dataclass
-class LovedMemory:
+class LovedMemory(PerUser):
     """Per user: the most recently loved titles, oldest first (-1: empty slot)."""
 
     items: np.ndarray  # int32[n, memory]
@@ -46,12 +47,6 @@ class LovedMemory:
     @classmethod
     def empty(cls, n_users: int, cfg: RewatchConfig) -> LovedMemory:
         return cls(np.full((n_users, cfg.memory if cfg.enabled else 0), -1, dtype=np.int32))
-
-    def rows(self, users: np.ndarray) -> LovedMemory:
-        return LovedMemory(self.items[users])
-
-    def put(self, users: np.ndarray, rows: LovedMemory) -> None:
-        self.items[users] = rows.items
 
 
 def love(memory: LovedMemory, watched: np.ndarray, completion: np.ndarray,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recloop.agents.per_user import PerUser
 from recloop.conf.ranges import AtLeast, ranged
 
 HOURS_PER_DAY = 24.0
@@ -33,7 +34,7 @@ class SatiationConfig:
 
 
 @dataclass
-class SatiationMemory:
+class SatiationMemory(PerUser):
     """Per user: satiation level per genre, as of the user's last update."""
 
     level: np.ndarray  # float32[n, genres]
@@ -43,12 +44,6 @@ class SatiationMemory:
     def empty(cls, n_users: int, n_genres: int, cfg: SatiationConfig) -> SatiationMemory:
         width = n_genres if cfg.enabled else 0
         return cls(np.zeros((n_users, width), np.float32), np.zeros(n_users, np.float32))
-
-    def rows(self, users: np.ndarray) -> SatiationMemory:
-        return SatiationMemory(self.level[users], self.time[users])
-
-    def put(self, users: np.ndarray, rows: SatiationMemory) -> None:
-        self.level[users], self.time[users] = rows.level, rows.time
 
     def current(self, now: np.ndarray, cfg: SatiationConfig) -> np.ndarray:
         """float[n, genres]: every level decayed to ``now``."""

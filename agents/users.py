@@ -38,6 +38,7 @@ from recloop.agents.draws import Draws, as_draws
 from recloop.agents.drift import DriftConfig, drift
 from recloop.agents.fatigue import FatigueConfig, FatigueMemory, attraction_scale, remember
 from recloop.agents.organic import OrganicConfig, OrganicPlays, find
+from recloop.agents.per_user import PerUser
 from recloop.agents.population import Population, PopulationConfig
 from recloop.agents.rewatch import LovedMemory, RewatchConfig, love, replay
 from recloop.agents.satiation import SatiationConfig, SatiationMemory, consume, utility_loss
@@ -59,7 +60,7 @@ class UsersConfig(PopulationConfig):
 
 
 @dataclass
-class UserState:
+class UserState(PerUser):
     """What changes about users during a run, one row per user (traits live in Population)."""
 
     satisfaction: np.ndarray  # float64[n] in [0, 1]
@@ -78,22 +79,6 @@ class UserState:
                    FatigueMemory.empty(n_users, cfg.fatigue), np.arange(n_users) < cfg.n_users,
                    SatiationMemory.empty(n_users, n_genres, cfg.satiation),
                    LovedMemory.empty(n_users, cfg.rewatch), population.taste.copy())
-
-    def rows(self, users: np.ndarray) -> UserState:
-        """A copy of some users' rows."""
-        return UserState(self.satisfaction[users], self.churned[users],
-                         self.fatigue.rows(users), self.joined[users],
-                         self.satiation.rows(users), self.loved.rows(users), self.taste[users])
-
-    def put(self, users: np.ndarray, rows: UserState) -> None:
-        """Write new rows back (the owner of the state does this, never a transition)."""
-        self.satisfaction[users] = rows.satisfaction
-        self.churned[users] = rows.churned
-        self.fatigue.put(users, rows.fatigue)
-        self.joined[users] = rows.joined
-        self.satiation.put(users, rows.satiation)
-        self.loved.put(users, rows.loved)
-        self.taste[users] = rows.taste
 
     @property
     def active(self) -> np.ndarray:
