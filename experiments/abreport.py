@@ -19,7 +19,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from recloop.experiments import runs as rl
-from recloop.experiments.report import PALETTE, Z95, metric_label, unit_axis
+from recloop.experiments.style import PALETTE, Z95, metric_label, unit_axis
 from recloop.sim.assignment import CONTROL, TREATMENT
 from recloop.sim.metrics.abtest import AB_ROWS, SRM_ALPHA
 from recloop.sim.metrics.catalogue import (

@@ -16,8 +16,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from scipy.stats import kendalltau
 
-from recloop.experiments.report import metric_label, unit_axis
 from recloop.experiments.runs import NOT_SERVING
+from recloop.experiments.style import metric_label, unit_axis
 from recloop.sim.metrics.catalogue import ACTIVE_SHARE, COMPLETION, CTR, OFFLINE_NDCG, UTILITY
 
 OFFLINE = OFFLINE_NDCG

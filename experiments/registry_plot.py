@@ -14,7 +14,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from recloop.experiments import runs as rl
-from recloop.experiments.report import LAYOUT, ROW_GAP_PX, metric_label
+from recloop.experiments.report import ROW_GAP_PX
+from recloop.experiments.style import LAYOUT, metric_label
 from recloop.sim.metrics.catalogue import MODEL_VERSION, OUTAGE
 
 STATUS_STYLE: dict[str, tuple[str, str, str]] = {  # status: (legend label, symbol, colour)

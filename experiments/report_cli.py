@@ -24,17 +24,13 @@ from recloop.experiments.abreport import ab_blocks
 from recloop.experiments.png import export_png
 from recloop.experiments.registry_plot import registry_figure
 from recloop.experiments.report import (
-    LAYOUT,
-    PALETTE,
-    arm_colours,
     build_figures,
     details_table,
     figure_html,
     html_page,
-    metric_label,
-    unit_axis,
     write_html,
 )
+from recloop.experiments.style import LAYOUT, PALETTE, arm_colours, metric_label, unit_axis
 from recloop.experiments.tradeoff import tradeoff_figure
 
 Block = tuple[str, str, "go.Figure | str"]  # heading, caption, figure or ready HTML

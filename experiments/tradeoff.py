@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from recloop.experiments import runs as rl
-from recloop.experiments.report import LAYOUT, PALETTE, metric_label, unit_axis
+from recloop.experiments.style import LAYOUT, PALETTE, metric_label, unit_axis
 from recloop.sim.metrics.catalogue import CTR, GINI, TOP1_SHARE
 
 X_METRICS: tuple[str, ...] = (GINI, TOP1_SHARE)  # concentration, whole and head
