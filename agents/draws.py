@@ -9,7 +9,8 @@ Every transition of the users' side draws through a ``Draws``: ``uniform`` numbe
   number that day, slot) with a counter-based hash (splitmix64 finaliser), so a user's
   coin flips never depend on other users or on the policy: two runs that differ only in
   the policy share every user's draws for as long as the users' states agree (common
-  random numbers). Its beta and categorical draws invert the CDF of one uniform.
+  random numbers). Its beta draws invert the CDF of one uniform; both kinds draw a
+  categorical pick that way.
 """
 
 from __future__ import annotations
@@ -56,8 +57,7 @@ class StreamDraws:
         return self.rng.beta(a, b)
 
     def categorical(self, logits: np.ndarray, tag: int = 0) -> np.ndarray:
-        gumbel = -np.log(-np.log(self.rng.random(logits.shape)))  # Gumbel-max
-        return np.argmax(logits + gumbel, axis=1)
+        return softmax_pick(logits, self.rng.random((self.n, 1)))
 
     def take(self, rows: np.ndarray) -> StreamDraws:
         return StreamDraws(self.rng, int(np.size(rows)))
@@ -85,15 +85,19 @@ class KeyedDraws:
         return betaincinv(a, b, self.uniform(1, tag)[:, 0])
 
     def categorical(self, logits: np.ndarray, tag: int = 0) -> np.ndarray:
-        top = logits.max(axis=1, keepdims=True)
-        weights = np.exp(logits - top)
-        cumulative = np.cumsum(weights, axis=1)
-        target = self.uniform(1, tag) * cumulative[:, -1:]
-        pick = (cumulative <= target).sum(axis=1)
-        return np.minimum(pick, logits.shape[1] - 1)
+        return softmax_pick(logits, self.uniform(1, tag))
 
     def take(self, rows: np.ndarray) -> KeyedDraws:
         return replace(self, users=self.users[rows], request=self.request[rows])
+
+
+def softmax_pick(logits: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """int[n]: per row, the index where ``u`` (float[n, 1] in [0, 1)) falls in the CDF of
+    softmax(logits): one uniform per row, where Gumbel-max needs one per item."""
+    top = logits.max(axis=1, keepdims=True)
+    cumulative = np.cumsum(np.exp(logits - top), axis=1, dtype=np.float64)
+    pick = (cumulative <= u * cumulative[:, -1:]).sum(axis=1)
+    return np.minimum(pick, logits.shape[1] - 1)
 
 
 def mix(x: np.ndarray) -> np.ndarray:

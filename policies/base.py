@@ -21,7 +21,7 @@ import numpy as np
 
 from recloop.policies.types import ItemMetadata, ServeContext, Slates, TrainingWindow
 
-SCORE_CHUNK = 2048  # users scored at once: bounds the dense score block to ~16 MB per 2k items
+SCORE_CHUNK = 512  # users scored at once: a 4 MB block per 2k items stays in cache
 
 
 class Policy(ABC):
@@ -39,6 +39,12 @@ class Policy(ABC):
     @abstractmethod
     def fit(self, window: TrainingWindow) -> None:
         """Learn from one night's training window (logged data only)."""
+
+    def refit(self, window: TrainingWindow) -> None:
+        """Learn again from a window one day longer than the one just fitted (a gated
+        candidate before it deploys). A fresh ``fit`` here; a model that can continue from
+        what it learned does so for less."""
+        self.fit(window)
 
     @abstractmethod
     def recommend(self, users: np.ndarray, k: int, ctx: ServeContext) -> Slates:

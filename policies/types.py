@@ -7,7 +7,9 @@ data only) and served through a ``ServeContext``. Nothing here carries users' tr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -32,16 +34,23 @@ class TrainingWindow:
 
     ``interactions`` is a users × items CSR matrix of positive labels (clicks or completed
     watches, whichever the run trains on); ``impressions`` is the raw log of the window for
-    policies that need more than labels. ``data_version`` hashes the partitions read, so a
-    model can be traced to exactly the data it saw.
+    policies that need more than labels, read from ``log`` on first use (most policies need
+    only the labels, and reading every row of the window each night is most of its cost).
+    ``data_version`` hashes the partitions read, so a model can be traced to exactly the data
+    it saw.
     """
 
     day: int  # the first day this model will serve
     days: tuple[int, ...]
     interactions: sp.csr_matrix
-    impressions: pd.DataFrame
+    log: pd.DataFrame | Callable[[], pd.DataFrame]  # the impressions, or how to read them
     data_version: str
     leaky: bool = False  # features may see their labels' own day: a deliberate bug to study
+
+    @cached_property
+    def impressions(self) -> pd.DataFrame:
+        """The window's impression rows (``WINDOW_COLUMNS`` of ``sim/window.py``)."""
+        return self.log() if callable(self.log) else self.log
 
     @property
     def n_users(self) -> int:

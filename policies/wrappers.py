@@ -39,6 +39,9 @@ class Wrapper(Policy):
     def fit(self, window: TrainingWindow) -> None:
         self.base.fit(window)
 
+    def refit(self, window: TrainingWindow) -> None:
+        self.base.refit(window)
+
     def item_vectors(self) -> np.ndarray | None:
         return self.base.item_vectors()
 

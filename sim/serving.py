@@ -1,7 +1,11 @@
 """Serving paths and the fallback chain: real-time ranker → last batch list → most popular.
 
-* ``batch``: slates ranked at night for every active user, looked up during the day (stale
-  by design); items watched since are dropped, so ``k + spare`` are precomputed.
+* ``batch``: slates ranked by last night's model, in last night's context, looked up during
+  the day (stale by design); items watched since are dropped, so ``k + spare`` are ranked.
+  A list is ranked at the user's first request of the day rather than for every active user
+  at night: nothing of the user's has changed since midnight (their watches all happen in
+  their own sessions), so the list is the one the night would have ranked, and the users
+  who never come today cost nothing.
 * ``realtime``: ranked per request by the deployed model with today's interactions folded
   in (``ServeContext.recent``).
 * ``hybrid``: the night ranks a long candidate list per user; requests re-rank within it in
@@ -43,6 +47,8 @@ class ServingLists:
     """What the night precomputed for the day: its state, kept until the next night."""
 
     table: Slates | None = None  # batch lists, one row per user (-1 empty)
+    owed: np.ndarray | None = None  # bool[n_users]: lists not ranked yet (see module docstring)
+    night: ServeContext | None = None  # the context owed lists are ranked in
     allowed: np.ndarray | None = None  # hybrid: bool[n_users, n_items] candidates
     popular: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
 
@@ -67,23 +73,40 @@ class Server:
 
     def prepare(self, policy: Policy, users: np.ndarray, ctx: ServeContext,
                 popularity: np.ndarray) -> None:
-        """Night: rank every active user's batch list; refresh the popular list."""
-        ranked = policy.recommend(users, self.precompute, ctx)
+        """Night: owe every active user a batch list (ranked now for hybrid serving, which
+        needs every candidate set; else at the user's first request); refresh the popular
+        list."""
         n_users = ctx.seen.shape[0]
-        items = np.full((n_users, ranked.k), -1, dtype=np.int32)
-        items[users] = ranked.items
-        prop = None
-        if ranked.propensity is not None:
-            prop = np.zeros((n_users, ranked.k), dtype=np.float32)
-            prop[users] = ranked.propensity
-        self.lists.table = Slates(items, prop)
+        lists = self.lists
+        lists.table = Slates(np.full((n_users, self.precompute), -1, dtype=np.int32),
+                             np.zeros((n_users, self.precompute), dtype=np.float32))
+        lists.owed = np.zeros(n_users, dtype=bool)
+        lists.owed[users] = True
+        lists.night = ctx
         if self.mode == "hybrid":
+            self._rank_owed(policy, users)
+            items = lists.table.items
             allowed = np.zeros(ctx.seen.shape, dtype=bool)
             rows, cols = np.nonzero(items >= 0)
             allowed[rows, items[rows, cols]] = True
-            self.lists.allowed = allowed
+            lists.allowed = allowed
         # the whole catalog by popularity: the last resort must never run dry
-        self.lists.popular = np.argsort(-popularity, kind="stable").astype(np.int32)
+        lists.popular = np.argsort(-popularity, kind="stable").astype(np.int32)
+
+    def _rank_owed(self, policy: Policy, users: np.ndarray) -> None:
+        """Rank the owed lists among ``users`` with the night's model and context."""
+        lists = self.lists
+        assert lists.table is not None and lists.owed is not None and lists.night is not None
+        owed = users[lists.owed[users]]
+        if owed.size == 0:
+            return
+        ranked = policy.recommend(owed, self.precompute, lists.night)
+        lists.table.items[owed] = ranked.items
+        if ranked.propensity is None:  # the policy cannot state them: neither can its lists
+            lists.table = Slates(lists.table.items, None)
+        elif lists.table.propensity is not None:
+            lists.table.propensity[owed] = ranked.propensity
+        lists.owed[owed] = False
 
     def serve(self, policy: Policy, users: np.ndarray, ctx: ServeContext,
               model_down: np.ndarray) -> Served:
@@ -96,8 +119,9 @@ class Server:
             self._fill(items, prop, live, self._live(policy, users[live], ctx))
             path[live] = REALTIME
         batch = ~live
-        table = self.lists.table
-        if batch.any() and table is not None:
+        if batch.any() and self.lists.table is not None:
+            self._rank_owed(policy, users[batch])
+            table = self.lists.table
             self._fill(items, prop, batch, drop_seen(table.take(users[batch]),
                                                      users[batch], ctx.seen, self.k))
         empty = (items < 0).all(axis=1)

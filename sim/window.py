@@ -22,7 +22,7 @@ WINDOW_COLUMNS = [
 class TrainConfig:
     """What the nightly fit reads."""
 
-    window_days: int = ranged(14, AtLeast(1, integer=True))
+    window_days: int = ranged(30, AtLeast(1, integer=True))
     # "click" or "complete" (a watch of at least complete_at)
     label: str = ranged("click", one_of("click", "complete"))
     # Deliberate leakage, to show what it does: "window" trains the gate's candidate on its
@@ -61,13 +61,50 @@ def build_window(
 
     With ``arm`` set only that arm's rows are read (an A/B arm trained on its own data).
     """
-    days = window_days(day, cfg.window_days, quarantined)
-    frame = log.read(days, WINDOW_COLUMNS, arm=arm)
-    return TrainingWindow(
-        day=day,
-        days=tuple(days),
-        interactions=positives(frame, cfg.label, complete_at, shape),
-        impressions=frame,
-        data_version=log.data_version(days, arm),
-        leaky=cfg.leakage == "features",
-    )
+    return WindowReader(log, cfg, complete_at, arm).window(day, shape, quarantined)
+
+
+class WindowReader:
+    """Builds one pipeline's training windows, reading each sealed day's positives once.
+
+    A sealed partition never changes, so its positives matrix is kept and summed into every
+    window that covers the day; a window's raw impressions are read only when a policy asks
+    for them. Nightly windows overlap in all but one day, so this reads one partition a
+    night instead of the whole window (twice, with the gate on).
+    """
+
+    def __init__(self, log: EventLog, cfg: TrainConfig, complete_at: float,
+                 arm: str | None = None) -> None:
+        self.log, self.cfg, self.complete_at, self.arm = log, cfg, complete_at, arm
+        self._positives: dict[tuple[int, tuple[int, int]], sp.coo_matrix] = {}
+
+    def window(self, day: int, shape: tuple[int, int],
+               quarantined: Collection[int] = ()) -> TrainingWindow:
+        """The window for a model first serving ``day``: days before it, none quarantined."""
+        days = window_days(day, self.cfg.window_days, quarantined)
+        self._forget_before(day - self.cfg.window_days - 1)
+        parts = [self.day_positives(d, shape) for d in days]
+        rows, cols, ones = (np.concatenate([getattr(p, a) for p in parts] or [np.empty(0)])
+                            for a in ("row", "col", "data"))
+        log, arm = self.log, self.arm
+        return TrainingWindow(
+            day=day,
+            days=tuple(days),
+            interactions=sp.csr_matrix((ones.astype(np.float32), (rows, cols)), shape=shape),
+            log=lambda: log.read(days, WINDOW_COLUMNS, arm=arm),
+            data_version=log.data_version(days, arm),
+            leaky=self.cfg.leakage == "features",
+        )
+
+    def day_positives(self, day: int, shape: tuple[int, int]) -> sp.coo_matrix:
+        """users × items positive labels of one sealed day (this pipeline's arm only)."""
+        key = (day, shape)
+        if key not in self._positives:
+            frame = self.log.read([day], ["user", "item", "clicked", "completion"], arm=self.arm)
+            self._positives[key] = positives(frame, self.cfg.label, self.complete_at,
+                                             shape).tocoo()
+        return self._positives[key]
+
+    def _forget_before(self, day: int) -> None:
+        for key in [key for key in self._positives if key[0] < day]:
+            del self._positives[key]

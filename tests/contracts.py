@@ -87,7 +87,7 @@ def make_window(interactions: sp.csr_matrix, day: int = 1) -> TrainingWindow:
         day=day,
         days=tuple(range(day)),
         interactions=interactions.tocsr(),
-        impressions=empty_impressions(),
+        log=empty_impressions(),
         data_version="test",
     )
 

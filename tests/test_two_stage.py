@@ -138,7 +138,7 @@ def test_ranker_is_trained_only_when_the_last_day_can_teach_it() -> None:
     assert untrained.ranker_ is None
     no_clicks = log.window.impressions.assign(clicked=False)
     one_class = replace(
-        log.window, impressions=no_clicks, interactions=sp.csr_matrix(log.window.interactions.shape)
+        log.window, log=no_clicks, interactions=sp.csr_matrix(log.window.interactions.shape)
     )
     untrained.fit(one_class)
     assert untrained.ranker_ is None
@@ -167,7 +167,7 @@ def test_training_features_do_not_depend_on_the_last_days_outcomes() -> None:
     matrix = sp.csr_matrix(
         (np.ones(len(clicks)), (clicks["user"], clicks["item"])), shape=log.seen.shape
     )
-    other = replace(log.window, impressions=flipped, interactions=matrix)
+    other = replace(log.window, log=flipped, interactions=matrix)
     sets = []
     for window in (log.window, other):
         policy = two_stage(log.items, seeded_rng(9))

@@ -29,7 +29,7 @@ class PipelineConfig:
     gate_history: int = ranged(7, AtLeast(1, integer=True))
     # held-out users sampled for offline evaluation
     eval_users: int = ranged(2000, AtLeast(1, integer=True))
-    refit_after_gate: bool = True  # retrain a passing candidate on days < d before deploying
+    refit_after_gate: bool = True  # a passing candidate learns days < d (Policy.refit), then deploys
     # 0 = off; else roll back a new model whose CTR falls this much
     rollback_ctr_drop: float = ranged(0.0, UNIT)
     save_models: bool = True  # keep every candidate's artifact under models/

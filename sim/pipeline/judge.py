@@ -25,7 +25,7 @@ from recloop.sim.metrics.offpolicy import SLATE_COLUMNS, explored, logged_slates
 from recloop.sim.pipeline.config import PipelineConfig
 from recloop.sim.pipeline.registry import Registry
 from recloop.sim.pipeline.state import ModelRecord, PipelineState
-from recloop.sim.window import TrainConfig, positives
+from recloop.sim.window import TrainConfig, WindowReader
 
 EvalContext = Callable[[int, np.ndarray], ServeContext]  # (day, users) -> context as of that day
 
@@ -34,9 +34,11 @@ class Judge:
     """Scores candidates for one pipeline; reads and extends its state's gate history."""
 
     def __init__(self, cfg: PipelineConfig, train: TrainConfig, complete_at: float,
-                 log: EventLog, registry: Registry, arm: str | None) -> None:
+                 log: EventLog, registry: Registry, windows: WindowReader) -> None:
+        """``windows`` reads the pipeline's own rows (its arm's, in an A/B test)."""
         self.cfg, self.train, self.complete_at = cfg, train, complete_at
-        self.log, self.registry, self.arm = log, registry, arm
+        self.log, self.registry, self.windows = log, registry, windows
+        self.arm = windows.arm
 
     @property
     def state(self) -> PipelineState:
@@ -107,8 +109,7 @@ class Judge:
 
     def _held_out(self, day: int, shape: tuple[int, int]) -> tuple[np.ndarray, sp.csr_matrix]:
         """A sample of users with positives on ``day`` and their positives (rows aligned)."""
-        matrix = positives(self.log.read([day], arm=self.arm), self.train.label, self.complete_at,
-                           shape)
+        matrix = self.windows.day_positives(day, shape).tocsr()
         users = np.flatnonzero(np.diff(matrix.indptr))
         if users.size > self.cfg.eval_users:
             users = np.sort(self.state.rng.choice(users, self.cfg.eval_users, replace=False))

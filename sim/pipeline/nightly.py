@@ -32,7 +32,7 @@ from recloop.sim.pipeline.judge import EvalContext, Judge
 from recloop.sim.pipeline.registry import Registry
 from recloop.sim.pipeline.state import ModelRecord, PipelineState
 from recloop.sim.pipeline.validation import Bounds, validate_partition
-from recloop.sim.window import TrainConfig, build_window
+from recloop.sim.window import TrainConfig, WindowReader
 
 PolicyFactory = Callable[[int], Policy]  # model version -> fresh, unfitted policy
 
@@ -61,7 +61,8 @@ class NightlyJob:
         self.log, self.factory = log, factory
         self.state = state
         self.registry = Registry(models, state)
-        self.judge = Judge(cfg, train, complete_at, log, self.registry, arm)
+        self.windows = WindowReader(log, train, complete_at, arm)
+        self.judge = Judge(cfg, train, complete_at, log, self.registry, self.windows)
 
     @property
     def quarantined(self) -> set[int]:
@@ -96,8 +97,12 @@ class NightlyJob:
         if rec.gate_passed is False:
             rec.status = "rejected"
             return self._keep(rec)
-        if not gated or self.cfg.refit_after_gate:
+        if not gated:
             self._note(rec, self._fit(candidate, day, shape))
+        elif self.cfg.refit_after_gate:
+            window = self._window(day, shape)
+            candidate.refit(window)
+            self._note(rec, window)
         return self._deploy(rec, candidate)
 
     def _validate(self, day: int, shape: tuple[int, int], k: int) -> list[str]:
@@ -138,8 +143,7 @@ class NightlyJob:
         return window
 
     def _window(self, day: int, shape: tuple[int, int]) -> TrainingWindow:
-        return build_window(self.log, day, self.train, self.complete_at, shape, self.quarantined,
-                            self.arm)
+        return self.windows.window(day, shape, self.quarantined)
 
     @staticmethod
     def _note(rec: ModelRecord, window: TrainingWindow) -> None:
