@@ -4,8 +4,9 @@ Scanning top-down, a user examines slot j with probability e_j and stops at the 
 so every slot above the click (every slot, without one) was passed over with probability
 e_j. Each pass adds e_j to the (user, item) fatigue weight w, which halves every
 ``half_life_days``. An examined item attracts with probability c × ``decay`` ** w instead
-of c. ``decay = 1`` switches fatigue off: no memory is kept and every number is as without
-it.
+of c. The default ``decay = 0.5`` halves the attraction of an item passed over once with
+certainty; ``decay = 1`` switches fatigue off: no memory is kept and every number is as
+without it.
 
 The memory is bounded: each user keeps at most ``memory`` items, and a new one replaces the
 item whose weight has decayed the most. The state is users × memory, never users × items.
@@ -28,7 +29,7 @@ class FatigueConfig:
     """How passing on an item wears it out for that user."""
 
     # attraction is multiplied by decay ** weight; 1 switches fatigue off
-    decay: float = ranged(1.0, Between(0.0, 1.0))
+    decay: float = ranged(0.5, Between(0.0, 1.0))
     # days for a fatigue weight to halve
     half_life_days: float = ranged(3.0, AtLeast(0, strict=True))
     # items remembered per user (the most worn out ones)

@@ -6,8 +6,10 @@ among released items not yet watched, item i with probability proportional to
 utility and how often the whole service has played the item so far (word of mouth). The
 play is watched like a clicked recommendation. The service logs it with serving path
 ``organic`` and no propensity, and the nightly job trains on it like any other play: the
-one signal of the users' tastes that the recommender did not choose. ``per_session = 0``
-(the default) switches the channel off.
+one signal of the users' tastes that the recommender did not choose. The default
+``per_session = 0.5``: without this channel the recommender only ever learns from its own
+choices, and in the default world ALS learned no taste at all (personalisation about 0);
+0 switches the channel off.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ class OrganicConfig:
     """How often users find plays on their own, and what steers them."""
 
     # probability that a session also brings one play found outside the recommender
-    per_session: float = ranged(0.0, UNIT)
+    per_session: float = ranged(0.5, UNIT)
     # weight of the user's own true utility in what they find
     taste_weight: float = ranged(1.0, AtLeast(0))
     # weight of log(1 + plays so far) in what they find
@@ -62,7 +64,7 @@ def find(taste: np.ndarray, allowed: np.ndarray, plays: np.ndarray, catalog: Cat
     found = draws.uniform(1, tag=2)[:, 0] < cfg.per_session
     rows = np.flatnonzero(found & allowed.any(axis=1))
     utility = utility_for_all_items(taste[rows], catalog, choice)
-    score = cfg.taste_weight * utility + cfg.popularity_weight * np.log1p(plays)[None, :]
+    score = cfg.taste_weight * utility + cfg.popularity_weight * np.log1p(plays, dtype=np.float32)
     players = draws.take(rows)
     pick = players.categorical(np.where(allowed[rows], score, -np.inf), tag=3)
     value = utility[np.arange(rows.size), pick].astype(np.float32)

@@ -4,8 +4,9 @@ A title watched to at least ``loved_at`` of its length joins the user's loved li
 last ``memory`` such titles). With probability ``per_session`` a session also brings a
 replay of one of them, picked uniformly; it is watched like any play (the Beta watch
 model at its true utility) and reaches the log like an organic play: found outside the
-recommender, which never shows a watched title again. ``per_session = 0`` (the default)
-switches re-watching off and keeps no list.
+recommender, which never shows a watched title again. The default ``per_session = 0.05`` is
+small: replays feed the log, not the recommender; 0 switches re-watching off and keeps no
+list.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class RewatchConfig:
     """How often users replay what they loved, and what counts as loved."""
 
     # probability that a session also brings a replay of a loved title
-    per_session: float = ranged(0.0, UNIT)
+    per_session: float = ranged(0.05, UNIT)
     # share of a title watched that makes it loved
     loved_at: float = ranged(0.9, Between(0.0, 1.0))
     # loved titles remembered per user (the most recent)

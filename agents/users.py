@@ -6,22 +6,21 @@ read their inputs and a random stream, return new values and mutate nothing, so 
 can replay them, and a new behaviour is one more transition with its own state fields.
 
 * ``respond``: examine, click at most once, watch (``agents/choice.py``); items the user
-  passed on before attract less (``agents/fatigue.py``, off by default).
-* Satiation: a genre just watched is worth less for a while (``agents/satiation.py``, off by
-  default).
+  passed on before attract less (``agents/fatigue.py``).
+* Satiation: a genre just watched is worth less for a while (``agents/satiation.py``).
 * ``find_organic``: some sessions also bring a play found outside the recommender
-  (``agents/organic.py``, off by default).
-* ``continue_visit``: after a slate the user may ask for another (``agents/continuation.py``,
-  off by default).
-* ``replay_loved``: some sessions bring a replay of a loved title (``agents/rewatch.py``,
-  off by default).
-* Drift: what users watch pulls their tastes toward it (``agents/drift.py``, off by default).
+  (``agents/organic.py``).
+* ``continue_visit``: after a slate the user may ask for another (``agents/continuation.py``).
+* ``replay_loved``: some sessions bring a replay of a loved title (``agents/rewatch.py``).
+* Drift: what users watch pulls their tastes toward it (``agents/drift.py``).
 * ``next_state``: satisfaction moves toward how the session went (completion if clicked,
   else ``idle_value``); the user then churns with probability
-  ``min(1, churn_base * exp(churn_sensitivity * (1 - satisfaction)))``; passed-over items
-  are remembered.
+  ``min(1, churn_base * exp(churn_sensitivity * (1 - satisfaction)))`` (per day by
+  default, ``agents/visits.py``); passed-over items are remembered.
 
-Each behaviour is a switch in ``UsersConfig`` with its own config and a documented default.
+Each behaviour is a switch in ``UsersConfig`` with its own config and a documented default;
+all are on by default, and each module says what its default does and which value turns
+it off (``users=memoryless`` turns them all off: the world before they existed).
 """
 
 from __future__ import annotations

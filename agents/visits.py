@@ -2,12 +2,14 @@
 
 * ``satisfaction_elasticity`` (ε): a user's visit rate is their activity times
   ``exp(ε (satisfaction - satisfaction_init))``: served well, they come back more often.
-  0 (the default) keeps the rate fixed.
-* ``churn_per``: ``session`` (the default) draws the churn hazard at the end of every
-  visit, so the heaviest users face it most often; ``day`` draws it once per active user
-  at each midnight, as services measure it.
-* ``signups_per_day``: new users, with no history, join at each night from day 1 on. The
-  population is drawn up front (``n_users`` + days × signups) and the newcomers wait.
+  The default 1 lets a user at full satisfaction come about 35% more often than at the
+  start; 0 keeps the rate fixed.
+* ``churn_per``: ``day`` (the default) draws the churn hazard once per active user at each
+  midnight, as services measure it; ``session`` draws it at the end of every visit, so the
+  heaviest users face it most often.
+* ``signups_per_day``: new users, with no history, join at each night from day 1 on (30 by
+  default; 0 for a closed population). The population is drawn up front (``n_users`` +
+  days × signups) and the newcomers wait.
 """
 
 from __future__ import annotations
@@ -24,11 +26,11 @@ class VisitsConfig:
     """How experience moves visits and churn, and how the population grows."""
 
     # visit rate multiplies by exp(elasticity * (satisfaction - satisfaction_init))
-    satisfaction_elasticity: float = ranged(0.0, Between(0.0, 20.0))
+    satisfaction_elasticity: float = ranged(1.0, Between(0.0, 20.0))
     # draw the churn hazard once per visit ("session") or once per active user-day ("day")
-    churn_per: str = ranged("session", one_of("session", "day"))
+    churn_per: str = ranged("day", one_of("session", "day"))
     # users joining at each night from day 1 on
-    signups_per_day: int = ranged(0, AtLeast(0, integer=True))
+    signups_per_day: int = ranged(30, AtLeast(0, integer=True))
 
 
 def visit_rate(activity: np.ndarray, satisfaction: np.ndarray, initial: float,

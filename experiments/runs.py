@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 from tqdm.auto import tqdm
@@ -161,13 +162,15 @@ def item_exposure(path: Path, n_items: int) -> tuple[np.ndarray, np.ndarray]:
     """Impressions per item on the last logged day and over the whole run.
 
     Items never shown count as zeros (``n_items`` from the config), which is the point:
-    a catalog's unseen tail is where concentration shows.
+    a catalog's unseen tail is where concentration shows. Organic plays were never shown,
+    so they are not impressions.
     """
     parts = sorted((path / "log").glob("day=*.parquet"))
     total = np.zeros(n_items, dtype=np.int64)
     final = total.copy()
+    shown = pc.field("serving_path") != "organic"
     for part in parts:
-        items = pq.read_table(part, columns=["item"]).column("item").to_numpy()
+        items = pq.read_table(part, columns=["item"], filters=shown).column("item").to_numpy()
         final = np.bincount(items, minlength=n_items)[:n_items]
         total += final
     return final, total

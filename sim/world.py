@@ -39,9 +39,14 @@ class World:
         return self.choice.affinity_weight * affinity + self.choice.quality_weight * self.catalog.quality
 
 
+def population_size(cfg: RunConfig) -> int:
+    """Everyone the run may see: the first ``n_users`` and every later sign-up."""
+    return cfg.users.n_users + cfg.days * cfg.users.visits.signups_per_day
+
+
 def build_world(cfg: RunConfig, streams: Streams) -> World:
     """Draw catalog then population (later sign-ups included), each from its own stream."""
     catalog = generate_catalog(cfg.catalog, streams.rng("catalog"))
-    everyone = cfg.users.n_users + cfg.days * cfg.users.visits.signups_per_day
-    population = generate_population(cfg.users, catalog, streams.rng("population"), everyone)
+    population = generate_population(cfg.users, catalog, streams.rng("population"),
+                                     population_size(cfg))
     return World(catalog, population, cfg.users.choice)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from recloop.experiments.preflight import check_job
 from recloop.sim.config import RunConfig
@@ -18,6 +19,18 @@ from recloop.sim.config import RunConfig
 TEST_SEED = int(os.environ.get("RECLOOP_TEST_SEED", "20261129"))
 
 SMALL = ["users=small", "catalog=small", "progress=false"]
+
+
+def _flat(tree: dict, prefix: str) -> list[str]:
+    return [line for key, value in tree.items() for line in (
+        _flat(value, f"{prefix}{key}.") if isinstance(value, dict) else [f"{prefix}{key}={value}"])]
+
+
+# Every user behaviour off, as overrides for any world: conf/users/memoryless.yaml's switches,
+# for tests whose formula is the memoryless model's.
+MEMORYLESS = _flat({k: v for k, v in yaml.safe_load(
+    (Path(__file__).parents[1] / "conf" / "users" / "memoryless.yaml").read_text()).items()
+    if k != "defaults"}, "users.")
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from recloop.sim.config import RunConfig
 from recloop.sim.metrics.abtest import SRM_ALPHA, srm_p_value
 from recloop.sim.metrics.daily import ratio_with_se
 from recloop.sim.story import simulate
+from recloop.sim.world import population_size
 
 MakeConfig = Callable[..., RunConfig]
 
@@ -77,7 +78,7 @@ def aa_run(tmp_path_factory) -> tuple[RunConfig, pd.DataFrame, Path]:
 def test_every_logged_row_carries_its_users_arm(aa_run) -> None:
     cfg, _, path = aa_run
     log = pd.read_parquet(path / "log", columns=["user", "arm", "policy"])
-    treated = assign_treatment(cfg.users.n_users, 0.4, "ab", cfg.seed)
+    treated = assign_treatment(population_size(cfg), 0.4, "ab", cfg.seed)
     expected = np.where(treated[log["user"].to_numpy()], "treatment", "control")
     np.testing.assert_array_equal(log["arm"].astype(str).to_numpy(), expected)
     assert (path / "models" / "control").is_dir() and (path / "models" / "treatment").is_dir()
@@ -124,7 +125,7 @@ def test_real_time_ranking_sees_todays_clicks_of_its_own_arm_only_when_per_arm(
 
     cfg = small_config("days=2", "serving=realtime", "policy=popular",
                        "policy@ab.treatment=popular", "ab.share=0.5", f"ab.training={training}")
-    treated = assign_treatment(cfg.users.n_users, 0.5, "ab", cfg.seed)
+    treated = assign_treatment(population_size(cfg), 0.5, "ab", cfg.seed)
     crossings = []
     score = PopularPolicy.score
 

@@ -50,7 +50,8 @@ def test_no_request_past_the_budget_or_midnight() -> None:
 
 
 def test_switched_off_every_visit_is_one_slate() -> None:
-    got = next_requests(responses(True, 1.0), np.zeros(N), np.zeros(N), ContinuationConfig(),
+    got = next_requests(responses(True, 1.0), np.zeros(N), np.zeros(N),
+                        ContinuationConfig(after_watch=0.0, after_pass=0.0),
                         np.random.default_rng(5))
     assert got.rows.size == 0
 

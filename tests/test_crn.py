@@ -52,20 +52,37 @@ def test_keyed_categorical_follows_the_softmax() -> None:
     assert np.all(np.abs(counts - expected)[:3] < 4.5 * np.sqrt(expected[:3]))
 
 
-def arrivals(small_config: MakeConfig, path: Path, policy: str) -> tuple[pd.DataFrame, set]:
-    result = simulate(small_config("days=3", f"policy={policy}", "common_random_numbers=true"),
-                      path)
-    log = pd.read_parquet(path / "log", columns=["user", "session", "time"])
-    sessions = log.drop_duplicates("session")[["user", "time"]]
-    return sessions, set(np.flatnonzero(result.state.users.churned))
+def arrivals(small_config: MakeConfig, path: Path, policy: str,
+             *overrides: str) -> tuple[pd.DataFrame, set]:
+    result = simulate(small_config("days=3", f"policy={policy}", "common_random_numbers=true",
+                                   *overrides), path)
+    log = pd.read_parquet(path / "log", columns=["user", "session", "time", "serving_path"])
+    requests = log[log.serving_path != "organic"].drop_duplicates("session")
+    return requests[["user", "time"]], set(np.flatnonzero(result.state.users.churned))
+
+
+# Visits that neither react to satisfaction nor continue: arrivals depend on the user alone.
+FIXED_VISITS = ("users.visits.satisfaction_elasticity=0", "users.continuation.after_watch=0",
+                "users.continuation.after_pass=0")
 
 
 def test_two_policies_share_the_arrivals_of_users_who_stay(small_config: MakeConfig,
                                                            tmp_path: Path) -> None:
-    a, churned_a = arrivals(small_config, tmp_path / "random", "random")
-    b, churned_b = arrivals(small_config, tmp_path / "oracle", "oracle")
+    a, churned_a = arrivals(small_config, tmp_path / "random", "random", *FIXED_VISITS)
+    b, churned_b = arrivals(small_config, tmp_path / "oracle", "oracle", *FIXED_VISITS)
     stayed = ~a.user.isin(churned_a | churned_b)
     kept = a[stayed].sort_values(["user", "time"]).reset_index(drop=True)
     other = b[~b.user.isin(churned_a | churned_b)].sort_values(["user", "time"])
     assert len(kept) > 2000
     assert kept.equals(other.reset_index(drop=True))
+
+
+def test_two_policies_share_every_users_first_visit(small_config: MakeConfig,
+                                                    tmp_path: Path) -> None:
+    """Default users: visits react to how the policy served them, so only each user's first
+    request of day 0 is sure to be shared, and it is, for every user."""
+    a, _ = arrivals(small_config, tmp_path / "random", "random")
+    b, _ = arrivals(small_config, tmp_path / "oracle", "oracle")
+    first_a, first_b = (r[r.time < 24].groupby("user").time.min() for r in (a, b))
+    assert len(first_a) > 500
+    pd.testing.assert_series_equal(first_a, first_b)

@@ -51,4 +51,4 @@ def test_a_fresh_memory_changes_no_response() -> None:
 
 
 def test_fatigue_off_keeps_no_memory() -> None:
-    assert FatigueMemory.empty(10, FatigueConfig()).items.shape == (10, 0)
+    assert FatigueMemory.empty(10, FatigueConfig(decay=1.0)).items.shape == (10, 0)

@@ -46,7 +46,7 @@ def test_switched_off_nobody_finds_anything() -> None:
     catalog = small_catalog()
     found = find(np.zeros((50, catalog.vectors.shape[1]), np.float32),
                  np.ones((50, catalog.n_items), bool), np.zeros(catalog.n_items), catalog,
-                 ChoiceConfig(), OrganicConfig(), np.random.default_rng(3))
+                 ChoiceConfig(), OrganicConfig(per_session=0.0), np.random.default_rng(3))
     assert found.rows.size == 0
 
 
@@ -54,7 +54,7 @@ def test_organic_plays_are_logged_apart_trained_on_and_never_reweighted(
     small_config: MakeConfig, tmp_path: Path
 ) -> None:
     cfg = small_config("days=4", "policy=popular", "policy.epsilon=0.2",
-                       "users.organic.per_session=0.4")
+                       "users.organic.per_session=0.4", "users.rewatch.per_session=0")
     result = simulate(cfg, tmp_path)
     log = pd.read_parquet(tmp_path / "log")
     organic = log[log.serving_path == "organic"]

@@ -44,7 +44,7 @@ def test_a_replay_is_one_of_the_loved_titles_picked_uniformly() -> None:
 
 
 def test_switched_off_nobody_replays() -> None:
-    off = RewatchConfig()
+    off = RewatchConfig(per_session=0.0)
     assert LovedMemory.empty(5, off).items.shape == (5, 0)
     assert not off.enabled
 

@@ -23,6 +23,6 @@ def test_a_watch_dulls_its_genre_and_recovers_by_half_each_half_life() -> None:
 
 
 def test_off_keeps_no_memory_and_takes_nothing() -> None:
-    off = SatiationConfig()
+    off = SatiationConfig(weight=0.0)
     assert SatiationMemory.empty(4, 3, off).level.shape == (4, 0)
     assert not off.enabled

@@ -45,5 +45,4 @@ def test_the_state_holds_what_the_day_tallied(small_config: MakeConfig, tmp_path
     last = result.metrics[result.metrics.day == 1].set_index("metric")["value"]
     assert arm.tally.impressions.sum() == last["impressions"]
     assert arm.ctr[1] == last["ctr"]
-    churned = result.state.users.churned
-    assert churned.sum() == churned.size - last["active_users"]
+    assert result.state.users.active.sum() == last["active_users"]

@@ -27,6 +27,7 @@ from recloop.agents.users import (
     next_state,
     respond,
 )
+from recloop.agents.visits import VisitsConfig
 
 N = 2_000
 
@@ -117,7 +118,8 @@ def test_no_hazard_means_no_churn_and_rate_zero_keeps_satisfaction() -> None:
 
 def test_churn_rate_matches_the_hazard() -> None:
     """Everyone at satisfaction s: the share leaving is the hazard, within 4.5 SE."""
-    cfg = UsersConfig(n_users=N, churn_base=0.02, churn_sensitivity=2.0, satisfaction_rate=0.0)
+    cfg = UsersConfig(n_users=N, churn_base=0.02, churn_sensitivity=2.0, satisfaction_rate=0.0,
+                      visits=VisitsConfig(churn_per="session"))
     users = users_with(cfg)
     state = UserState.initial(users.population, cfg, users.catalog.n_genres)
     state.satisfaction[:] = 0.5

@@ -21,7 +21,8 @@ MakeConfig = Callable[..., RunConfig]
 
 def test_visit_rate_follows_satisfaction_and_is_fixed_without_elasticity() -> None:
     activity, satisfaction = np.array([1.0, 2.0]), np.array([0.7, 0.2])
-    assert visit_rate(activity, satisfaction, 0.7, VisitsConfig()) is activity
+    assert visit_rate(activity, satisfaction, 0.7,
+                      VisitsConfig(satisfaction_elasticity=0.0)) is activity
     rate = visit_rate(activity, satisfaction, 0.7, VisitsConfig(satisfaction_elasticity=2.0))
     assert rate.tolist() == [1.0, 2.0 * math.exp(2.0 * (0.2 - 0.7))]
 

@@ -55,6 +55,8 @@ IMPRESSIONS = declare("impressions", "Impressions", ONLINE,
                       lambda d: d.tally.impressions.sum(), unit="count")
 SESSIONS = declare("sessions", "Sessions", ONLINE,
                    lambda d: d.tally.per_user.sessions.sum(), unit="count")
+SLATES = declare("slates", "Slates served (a session may ask for several)", ONLINE,
+                 lambda d: d.tally.paths.sum(), unit="count")
 RATIOS: dict[str, tuple[str, str]] = {}  # ratio metric -> per-user (numerator, denominator)
 
 
@@ -81,8 +83,8 @@ for _name, (_num, _den) in RATIOS.items():
             lambda d, n=_num, m=_den: d.tally.per_user.ratio(n, m)[1],
             unit=CATALOGUE[_name].unit, se_of=_name)
 for _code, _path in enumerate(SERVING_PATHS):
-    declare(f"served_{_path}_share", f"Sessions served {_path}", SERVING,
-            lambda d, c=_code: ratio(d.tally.paths[c], d.tally.per_user.sessions.sum()),
+    declare(f"served_{_path}_share", f"Slates served {_path}", SERVING,
+            lambda d, c=_code: ratio(d.tally.paths[c], d.tally.paths.sum()),
             unit="share")
 for _seg, _segment in enumerate(SEGMENT_NAMES):
     declare(f"churn_rate_{_segment}", f"Churn rate ({_segment})", ONLINE,
