@@ -1,7 +1,9 @@
 """Serving paths and the fallback chain: real-time ranker → last batch list → most popular.
 
 * ``batch``: slates ranked at night for every active user, looked up during the day (stale
-  by design); items watched since are dropped, so ``k + spare`` are precomputed.
+  by design); items watched since are dropped, so ``k + spare`` are precomputed. The items
+  below a dropped one move up: a stochastic policy's record of its draw restates their
+  propensities for the slots shown (``policies.shifted``).
 * ``realtime``: ranked per request by the deployed model with today's interactions folded
   in (``ServeContext.recent``).
 * ``hybrid``: the night ranks a long candidate list per user; requests re-rank within it in
@@ -20,6 +22,7 @@ import numpy as np
 
 from recloop.conf.ranges import AtLeast, Between, one_of, ranged
 from recloop.policies.base import Policy
+from recloop.policies.shifted import ExploredLists
 from recloop.policies.types import ServeContext, Slates
 from recloop.sim.eventlog import SERVING_PATHS
 
@@ -43,6 +46,9 @@ class ServingLists:
     """What the night precomputed for the day: its state, kept until the next night."""
 
     table: Slates | None = None  # batch lists, one row per user (-1 empty)
+    # how the table was drawn (rows alike), to restate propensities as items move up; None
+    # when moving cannot change them (deterministic lists) or the policy cannot say
+    explored: ExploredLists | None = None
     allowed: np.ndarray | None = None  # hybrid: bool[n_users, n_items] candidates
     popular: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
 
@@ -68,7 +74,7 @@ class Server:
     def prepare(self, policy: Policy, users: np.ndarray, ctx: ServeContext,
                 popularity: np.ndarray) -> None:
         """Night: rank every active user's batch list; refresh the popular list."""
-        ranked = policy.recommend(users, self.precompute, ctx)
+        ranked, explored = policy.rank_ahead(users, self.precompute, ctx)
         n_users = ctx.seen.shape[0]
         items = np.full((n_users, ranked.k), -1, dtype=np.int32)
         items[users] = ranked.items
@@ -77,6 +83,7 @@ class Server:
             prop = np.zeros((n_users, ranked.k), dtype=np.float32)
             prop[users] = ranked.propensity
         self.lists.table = Slates(items, prop)
+        self.lists.explored = None if explored is None else explored.by_user(users, n_users)
         if self.mode == "hybrid":
             allowed = np.zeros(ctx.seen.shape, dtype=bool)
             rows, cols = np.nonzero(items >= 0)
@@ -96,10 +103,8 @@ class Server:
             self._fill(items, prop, live, self._live(policy, users[live], ctx))
             path[live] = REALTIME
         batch = ~live
-        table = self.lists.table
-        if batch.any() and table is not None:
-            self._fill(items, prop, batch, drop_seen(table.take(users[batch]),
-                                                     users[batch], ctx.seen, self.k))
+        if batch.any() and self.lists.table is not None:
+            self._fill(items, prop, batch, self._from_table(users[batch], ctx))
         empty = (items < 0).all(axis=1)
         if empty.any():
             self._fill(items, prop, empty, self._popular(users[empty], ctx))
@@ -109,6 +114,14 @@ class Server:
             extra = self._popular(users[short], ctx, 2 * self.k)
             items[short], prop[short] = top_up(items[short], prop[short], extra)
         return Served(Slates(items, prop), path)
+
+    def _from_table(self, users: np.ndarray, ctx: ServeContext) -> Slates:
+        """Tonight's lists minus what each user watched since, propensities for the slots
+        the items now stand at."""
+        assert self.lists.table is not None
+        shown = drop_seen(self.lists.table.take(users), users, ctx.seen, self.k)
+        explored = self.lists.explored
+        return shown if explored is None else explored.take(users).restate(shown, users, ctx.seen)
 
     def _live(self, policy: Policy, users: np.ndarray, ctx: ServeContext) -> Slates:
         if self.mode == "hybrid":
