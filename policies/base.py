@@ -8,6 +8,9 @@ Contract (every policy, wrappers included):
   distinct items per row, all released (``ctx.available``), not already watched
   (``ctx.seen``) and, when set, within the user's ``ctx.candidates``. When fewer than k
   items qualify, the row is padded with ``-1``.
+* ``rank_ahead(users, n, ctx)`` ranks lists to be served later minus what users watch
+  meanwhile (batch serving); by default it is ``recommend``. A stochastic policy whose
+  propensities change when items move up also returns the record that restates them.
 * Policies hold their own ``np.random.Generator`` (given at construction) and never read
   the clock, globals or the simulated world.
 """
@@ -19,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from recloop.policies.shifted import ExploredLists
 from recloop.policies.types import ItemMetadata, ServeContext, Slates, TrainingWindow
 
 SCORE_CHUNK = 512  # users scored at once: a 4 MB block per 2k items stays in cache
@@ -66,6 +70,16 @@ class Policy(ABC):
     def item_vectors(self) -> np.ndarray | None:
         """float[n_items, d] learned item embeddings, or None when the model has none."""
         return None
+
+    def rank_ahead(self, users: np.ndarray, n: int,
+                   ctx: ServeContext) -> tuple[Slates, ExploredLists | None]:
+        """Lists ranked now and served later minus what users watch meanwhile (batch
+        serving), with the record that restates their propensities then.
+
+        None when dropping items cannot change the propensities (a deterministic policy's
+        stay 1) or the policy cannot say; the lists then keep the propensities of now.
+        """
+        return self.recommend(users, n, ctx), None
 
     def probabilities(self, users: np.ndarray, items: np.ndarray,
                       ctx: ServeContext) -> np.ndarray | None:

@@ -82,7 +82,9 @@ class Slates:
     """Ranked item lists for a batch of users.
 
     ``propensity[i, j]`` is the probability that the policy would put ``items[i, j]`` at
-    position ``j`` for that request; ``None`` when the policy cannot state it.
+    position ``j`` for that request; ``None`` when the policy cannot state it. Batch lists
+    whose items moved up past watched ones state it given the positions above instead
+    (``policies.shifted``): what prefix-weighted off-policy estimates multiply.
     """
 
     items: np.ndarray  # int32[n, k]

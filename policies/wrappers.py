@@ -14,6 +14,7 @@ import numpy as np
 from scipy.stats import binom
 
 from recloop.policies.base import Policy, allowed_items, shown_once, top_k
+from recloop.policies.shifted import ExploredLists
 from recloop.policies.types import ServeContext, Slates, TrainingWindow
 
 SAMPLE_CHUNK = 2048  # users whose exploration draws are made at once (bounds n × items keys)
@@ -86,6 +87,8 @@ class EpsilonGreedy(Wrapper):
 
     ``epsilon`` is a plain mutable attribute in [0, 1]: a controller may change it between
     requests (e.g. raise it when exposure concentrates); ε = 0 serves the base slates as is.
+    Lists drawn at night and served later minus watched items (``rank_ahead``) carry a record
+    of the draw, which restates their propensities for the slots shown (``policies.shifted``).
     """
 
     def __init__(self, base: Policy, epsilon: float, rng: np.random.Generator) -> None:
@@ -99,17 +102,32 @@ class EpsilonGreedy(Wrapper):
         return self.epsilon == 0 and self.base.deterministic
 
     def recommend(self, users: np.ndarray, k: int, ctx: ServeContext) -> Slates:
-        users = np.asarray(users, dtype=np.int64)
+        return self._draw(np.asarray(users, dtype=np.int64), k, ctx)[0]
+
+    def rank_ahead(self, users: np.ndarray, n: int,
+                   ctx: ServeContext) -> tuple[Slates, ExploredLists | None]:
+        """Lists plus the record of their draw (``policies.shifted``), over a deterministic
+        base; a stochastic base's lists keep the propensities stated now."""
+        slates, base, pool = self._draw(np.asarray(users, dtype=np.int64), n, ctx)
+        if pool is None or not self.base.deterministic:
+            return slates, None
+        if ctx.candidates is not None:
+            raise ValueError("lists to restate later are drawn without candidate sets")
+        return slates, ExploredLists(base.items, pool, ctx.available.copy(), float(self.epsilon))
+
+    def _draw(self, users: np.ndarray, k: int,
+              ctx: ServeContext) -> tuple[Slates, Slates, np.ndarray | None]:
+        """(served slates, the base's slates, pool sizes); no pool sizes when not exploring."""
         slates = self.base.recommend(users, k, ctx)
         if self.epsilon == 0 or users.size == 0:
-            return slates
+            return slates, slates, None
         items = slates.items.copy()
         explored = np.zeros(items.shape, dtype=bool)
         pool = np.zeros(users.size, dtype=np.int64)
         for start in range(0, users.size, SAMPLE_CHUNK):
             rows = slice(start, start + SAMPLE_CHUNK)
             items[rows], explored[rows], pool[rows] = self._explore(items[rows], users[rows], ctx)
-        return Slates(items, self._propensity(slates.propensity, explored, pool))
+        return Slates(items, self._propensity(slates.propensity, explored, pool)), slates, pool
 
     def probabilities(self, users: np.ndarray, items: np.ndarray,
                       ctx: ServeContext) -> np.ndarray | None:

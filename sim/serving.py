@@ -5,7 +5,9 @@
   A list is ranked at the user's first request of the day rather than for every active user
   at night: nothing of the user's has changed since midnight (their watches all happen in
   their own sessions), so the list is the one the night would have ranked, and the users
-  who never come today cost nothing.
+  who never come today cost nothing. The items below a dropped one move up: a stochastic
+  policy's record of its draw restates their propensities for the slots shown
+  (``policies.shifted``).
 * ``realtime``: ranked per request by the deployed model with today's interactions folded
   in (``ServeContext.recent``).
 * ``hybrid``: the night ranks a long candidate list per user; requests re-rank within it in
@@ -24,6 +26,7 @@ import numpy as np
 
 from recloop.conf.ranges import AtLeast, Between, one_of, ranged
 from recloop.policies.base import Policy
+from recloop.policies.shifted import ExploredLists
 from recloop.policies.types import ServeContext, Slates
 from recloop.sim.eventlog import SERVING_PATHS
 
@@ -49,6 +52,9 @@ class ServingLists:
     table: Slates | None = None  # batch lists, one row per user (-1 empty)
     owed: np.ndarray | None = None  # bool[n_users]: lists not ranked yet (see module docstring)
     night: ServeContext | None = None  # the context owed lists are ranked in
+    # how the table was drawn (row u: user u), to restate propensities as items move up;
+    # None when moving cannot change them (deterministic lists) or the policy cannot say
+    explored: ExploredLists | None = None
     allowed: np.ndarray | None = None  # hybrid: bool[n_users, n_items] candidates
     popular: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
 
@@ -83,6 +89,7 @@ class Server:
         lists.owed = np.zeros(n_users, dtype=bool)
         lists.owed[users] = True
         lists.night = ctx
+        lists.explored = None
         if self.mode == "hybrid":
             self._rank_owed(policy, users)
             items = lists.table.items
@@ -100,12 +107,17 @@ class Server:
         owed = users[lists.owed[users]]
         if owed.size == 0:
             return
-        ranked = policy.recommend(owed, self.precompute, lists.night)
+        ranked, explored = policy.rank_ahead(owed, self.precompute, lists.night)
         lists.table.items[owed] = ranked.items
         if ranked.propensity is None:  # the policy cannot state them: neither can its lists
             lists.table = Slates(lists.table.items, None)
         elif lists.table.propensity is not None:
             lists.table.propensity[owed] = ranked.propensity
+        if explored is not None:  # after a crashed night: drawn with the explorer's ε now
+            if lists.explored is None:
+                lists.explored = explored.by_user(owed, lists.owed.size)
+            else:
+                lists.explored.base[owed], lists.explored.pool[owed] = explored.base, explored.pool
         lists.owed[owed] = False
 
     def serve(self, policy: Policy, users: np.ndarray, ctx: ServeContext,
@@ -121,9 +133,7 @@ class Server:
         batch = ~live
         if batch.any() and self.lists.table is not None:
             self._rank_owed(policy, users[batch])
-            table = self.lists.table
-            self._fill(items, prop, batch, drop_seen(table.take(users[batch]),
-                                                     users[batch], ctx.seen, self.k))
+            self._fill(items, prop, batch, self._from_table(users[batch], ctx))
         empty = (items < 0).all(axis=1)
         if empty.any():
             self._fill(items, prop, empty, self._popular(users[empty], ctx))
@@ -133,6 +143,14 @@ class Server:
             extra = self._popular(users[short], ctx, 2 * self.k)
             items[short], prop[short] = top_up(items[short], prop[short], extra)
         return Served(Slates(items, prop), path)
+
+    def _from_table(self, users: np.ndarray, ctx: ServeContext) -> Slates:
+        """Tonight's lists minus what each user watched since, propensities for the slots
+        the items now stand at."""
+        assert self.lists.table is not None
+        shown = drop_seen(self.lists.table.take(users), users, ctx.seen, self.k)
+        explored = self.lists.explored
+        return shown if explored is None else explored.take(users).restate(shown, users, ctx.seen)
 
     def _live(self, policy: Policy, users: np.ndarray, ctx: ServeContext) -> Slates:
         if self.mode == "hybrid":

@@ -82,7 +82,8 @@ def cascade_ips(clicked: np.ndarray, target_prob: np.ndarray, logging_prop: np.n
     The weight of slot j is the product of the per-slot ratios π/μ over slots 0..j. That
     product is the prefix's probability ratio when the per-slot probabilities are
     conditional on the slots above, as they are for two ε-greedy policies over one base
-    ranking (their pool-draw factors cancel); for other pairs it is an approximation.
+    ranking (their pool-draw factors cancel), batch lists worn down by watches included
+    (``policies.shifted``); for other pairs it is an approximation.
     Sessions are the independent units of the standard error. ``shown`` is the number of
     impressions in the slates (default: all n × k slots), the CTR's denominator.
     """
