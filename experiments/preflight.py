@@ -34,6 +34,8 @@ def check_command_line(args: Sequence[str]) -> None:
     if any(a.split("=")[0] in SKIP_FLAGS for a in args):
         return  # Hydra handles these itself
     overrides = [a for a in args if not a.startswith("-") and not a.startswith("hydra")]
+    if not {"-m", "--multirun"} & set(args):
+        _refuse_sweep_presets(overrides)
     for item in overrides:
         if item.startswith(("+", "~")):
             raise ConfigError(f"{item!r}: adding or deleting keys is not supported; every "
@@ -77,6 +79,20 @@ def check_job(overrides: list[str]) -> RunConfig:
     assert isinstance(run_cfg, RunConfig)
     validate(run_cfg)
     return run_cfg
+
+
+def _refuse_sweep_presets(overrides: Sequence[str]) -> None:
+    """A preset that declares a sweep, run without ``-m``, would silently run one job."""
+    for item in overrides:
+        key, _, name = item.partition("=")
+        preset = CONF_DIR / "experiment" / f"{name}.yaml"
+        if key != "experiment" or not preset.is_file():
+            continue
+        params = OmegaConf.select(OmegaConf.load(preset), "hydra.sweeper.params") or {}
+        if params:
+            swept = ", ".join(str(k) for k in params)
+            raise ConfigError(f"experiment={name} is a sweep (over {swept}): run it with -m, "
+                              f"e.g. recloop -m experiment={name}")
 
 
 def group_options(group: str) -> list[str]:

@@ -107,6 +107,14 @@ def test_adding_or_deleting_keys_is_refused(override: str) -> None:
         check_command_line([override])
 
 
+def test_a_sweep_preset_without_multirun_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"is a sweep \(over policy.epsilon, seed\): run it "
+                                          r"with -m"):
+        check_command_line(["experiment=exploration_fix", "users=small"])
+    check_command_line(["-m", "experiment=exploration_fix", "users=small", "catalog=small"])
+    check_command_line(["users=small", "catalog=small", "days=2"])  # no preset: one run
+
+
 def test_sweeps_hydra_must_expand_are_left_to_each_job() -> None:
     check_command_line(["-m", "policy=glob(*)", "users=small"])  # no error, no traceback
 
