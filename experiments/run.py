@@ -19,6 +19,7 @@ import hydra
 import numpy as np
 import pandas as pd
 from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
@@ -140,6 +141,13 @@ def main(cfg: DictConfig) -> float:
     print(gate_line(result))
     print(f"report: {run_dir / 'report.html'}")
     return mean_ctr(result.metrics)
+
+
+class SweepEnd(Callback):
+    """Hydra callback (conf/config.yaml): a finished sweep says how to report on it."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: object) -> None:
+        print(f"sweep finished; compare its runs with: recloop-report {config.hydra.sweep.dir}")
 
 
 def fail(err: ConfigError) -> None:

@@ -45,6 +45,7 @@ def test_sweep_over_policies_and_seeds(tmp_path: Path) -> None:
     assert len(runs) == 4
     policies = sorted(json.loads((r / "run.json").read_text())["policy"] for r in runs)
     assert policies == ["popular", "popular", "random", "random"]
+    assert "compare its runs with: recloop-report multirun/" in done.stdout
 
 
 def test_gate_line_counts_rejections_and_warns_past_half() -> None:
