@@ -65,3 +65,13 @@ def test_gate_line_counts_rejections_and_warns_past_half() -> None:
     assert gate_line(result).startswith("quality gate: rejected 2 of 3 judged nights (warning")
     registry.loc[2, ["status", "gate_passed"]] = ["deployed", True]
     assert "warning" not in gate_line(result)
+
+
+def test_run_folders_are_named_after_their_overrides() -> None:
+    from recloop.experiments.schema import MAX_SUFFIX, folder_suffix
+
+    assert folder_suffix("") == ""
+    assert folder_suffix("days=60,serving=batch") == "_days=60,serving=batch"
+    assert "/" not in folder_suffix("catalog.path=/data/ml-1m/ratings.csv")
+    long_a, long_b = folder_suffix("x=" + "a" * 200), folder_suffix("x=" + "a" * 199 + "b")
+    assert len(long_a) == MAX_SUFFIX + 1 and long_a != long_b  # cut, told apart by a hash
