@@ -3,8 +3,8 @@
 A finished run directory holds ``config.yaml`` (resolved, with the seed actually used),
 ``log/day=NNNN.parquet``, ``models/``, ``registry.parquet``, ``metrics.parquet``,
 ``report.html`` and, written last, ``run.json`` with ``"status": "complete"``. A run that
-crashed or was interrupted leaves ``run.json`` with ``"status": "failed"``; one without
-``run.json`` is still running.
+crashed leaves ``run.json`` with ``"status": "failed"``, one stopped by Ctrl-C with
+``"interrupted"``; one without ``run.json`` is still running.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ def execute(cfg: RunConfig, run_dir: Path, resolved: DictConfig | None = None) -
             result = simulate(cfg, run_dir, on_day=lambda day: bar.update(1))
             wall = time.perf_counter() - started
     except BaseException as err:  # interrupted or crashed: say so, keep what was logged
-        failed = {"status": "failed", "error": repr(err)}
-        write_text(run_dir / "run.json", json.dumps(failed) + "\n")
+        status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
+        write_text(run_dir / "run.json", json.dumps({"status": status, "error": repr(err)}) + "\n")
         raise
     write_text(run_dir / "config.yaml", resolved_yaml(cfg, resolved, result.entropy))
     with atomic_path(run_dir / "metrics.parquet") as tmp:
@@ -162,4 +162,9 @@ def cli() -> None:
         check_command_line(sys.argv[1:])
     except ConfigError as err:
         fail(err)
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("recloop: interrupted; what was logged is kept, and the run's run.json says "
+              '"interrupted"', file=sys.stderr)
+        sys.exit(130)

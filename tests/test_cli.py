@@ -75,3 +75,27 @@ def test_run_folders_are_named_after_their_overrides() -> None:
     assert "/" not in folder_suffix("catalog.path=/data/ml-1m/ratings.csv")
     long_a, long_b = folder_suffix("x=" + "a" * 200), folder_suffix("x=" + "a" * 199 + "b")
     assert len(long_a) == MAX_SUFFIX + 1 and long_a != long_b  # cut, told apart by a hash
+
+
+def test_ctrl_c_ends_with_one_line_and_an_interrupted_run(tmp_path: Path) -> None:
+    """SIGINT once the first day is sealed: exit 130, one line on stderr, the run marked."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = "import sys; from recloop.experiments.run import cli; sys.exit(cli())"
+    args = [sys.executable, "-c", code, *SMALL, "days=400"]
+    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob("runs/*/*/log/day=0000.parquet")):
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    line = 'recloop: interrupted; what was logged is kept, and the run\'s run.json says "interrupted"'
+    assert stderr.strip().splitlines() == [line]
+    (run,) = finished_runs(tmp_path / "runs")
+    assert json.loads((run / "run.json").read_text())["status"] == "interrupted"
