@@ -23,6 +23,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
+from recloop.experiments.help import help_text
 from recloop.experiments.preflight import CONF_DIR, check_command_line
 from recloop.experiments.report import write_report
 from recloop.experiments.schema import register_schemas
@@ -157,6 +158,9 @@ def fail(err: ConfigError) -> None:
 
 def cli() -> None:
     """Console script: check the whole command line first, then hand over to Hydra."""
+    if {"--help", "-h"} & set(sys.argv[1:]):
+        print(help_text())
+        return
     register_schemas()
     try:
         check_command_line(sys.argv[1:])

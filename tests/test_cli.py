@@ -99,3 +99,20 @@ def test_ctrl_c_ends_with_one_line_and_an_interrupted_run(tmp_path: Path) -> Non
     assert stderr.strip().splitlines() == [line]
     (run,) = finished_runs(tmp_path / "runs")
     assert json.loads((run / "run.json").read_text())["status"] == "interrupted"
+
+
+def test_help_names_groups_and_main_fields_and_hides_internals(tmp_path: Path) -> None:
+    from recloop.experiments.help import MAIN_FIELDS, field_spec
+    from recloop.policies.factor import ALSConfig
+    from recloop.sim.config import RunConfig
+
+    done = recloop(["--help"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "powered by Hydra" not in done.stdout and "base_" not in done.stdout
+    assert "policy      als, bpr, item_knn" in done.stdout
+    assert "an integer in [1, 10,000]" in done.stdout  # days, from the field's declared range
+    defaults = RunConfig(policy=ALSConfig())
+    for path in MAIN_FIELDS:  # every field listed exists (a rename breaks this, not the page)
+        field_spec(defaults, path)
+        assert path in done.stdout
+    assert not list(tmp_path.iterdir())  # --help writes nothing
