@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recloop.conf.ranges import MAX_DAYS, UNIT, AtLeast, Between, ranged
+from recloop.conf.ranges import MAX_DAYS, UNIT, AtLeast, Between, one_of, ranged
 
 
 @dataclass
@@ -30,6 +30,10 @@ class CatalogConfig:
     initial_fraction: float = ranged(0.9, Between(0.001, 1.0))
     # later items are released uniformly over days 1..release_days
     release_days: int = ranged(30, Between(1, MAX_DAYS, integer=True))
+    # "synthetic": drawn as above; "movielens": fitted to a rating log (agents/calibrate.py)
+    source: str = ranged("synthetic", one_of("synthetic", "movielens"))
+    # the rating data's folder for source=movielens; empty: the fetched MovieLens-100K
+    path: str = ""
 
 
 @dataclass(frozen=True)

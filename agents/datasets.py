@@ -17,6 +17,7 @@ release year. Formats:
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +32,24 @@ ML100K_GENRES = (
     "Sci-Fi", "Thriller", "War", "Western",
 )
 YEAR = re.compile(r"\((\d{4})\)\s*$")
+
+
+def cache_root() -> Path:
+    """Where fetched data live: ``$RECLOOP_DATA``, else the user's cache directory."""
+    if os.environ.get("RECLOOP_DATA"):
+        return Path(os.environ["RECLOOP_DATA"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "recloop"
+
+
+def dataset_dir(name: str) -> Path:
+    """The cache folder of a fetched data set (``recloop-data fetch <name>``)."""
+    return cache_root() / name
+
+
+def data_folder(path: str) -> Path:
+    """``catalog.path``, or the fetched MovieLens-100K when it is empty."""
+    return Path(path).expanduser() if path else dataset_dir("movielens-100k")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recloop.agents.catalog import Catalog, unit_rows
-from recloop.conf.ranges import UNIT, AtLeast, Between, ranged
+from recloop.conf.ranges import UNIT, AtLeast, Between, one_of, ranged
 
 MAINSTREAM, NICHE = 0, 1
 SEGMENT_NAMES = ("mainstream", "niche")
@@ -24,6 +24,9 @@ class PopulationConfig:
     """How the hidden population is generated and how its state moves."""
 
     n_users: int = ranged(10000, Between(1, 10_000_000, integer=True))
+    # "synthetic": drawn around genre centres; "movielens": the rating log's users, fitted
+    # (agents/calibrate.py; needs catalog.source=movielens)
+    source: str = ranged("synthetic", one_of("synthetic", "movielens"))
     niche_fraction: float = ranged(0.2, UNIT)
     favourite_genres: int = ranged(2, Between(1, "catalog.n_genres", integer=True))
     # scatter of a taste around its genre mixture (relative)

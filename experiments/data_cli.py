@@ -15,7 +15,6 @@ import argparse
 import hashlib
 import io
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -25,24 +24,14 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from recloop.agents.datasets import dataset_dir
+
 GROUPLENS = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
 RECBOLE = "recbole==1.2.1"
 RECBOLE_DIR = "recbole/dataset_example/ml-100k/"
 RECBOLE_FILES = ("ml-100k.inter", "ml-100k.item", "ml-100k.user")
 ML100K_FILES = ("u.data", "u.item", "u.user")
 DATASETS = ("movielens-100k",)
-
-
-def cache_root() -> Path:
-    """Where fetched data live: ``$RECLOOP_DATA``, else the user's cache directory."""
-    if os.environ.get("RECLOOP_DATA"):
-        return Path(os.environ["RECLOOP_DATA"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "recloop"
-
-
-def dataset_dir(name: str) -> Path:
-    return cache_root() / name
 
 
 def fetch(name: str, timeout: float = 30.0) -> Path:

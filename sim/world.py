@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recloop.agents.calibrate import calibrated_catalog, calibrated_population, fit_ratings
 from recloop.agents.catalog import Catalog, generate_catalog
 from recloop.agents.choice import ChoiceConfig
+from recloop.agents.datasets import data_folder, read_ratings
 from recloop.agents.population import Population, generate_population
 from recloop.agents.truth import GroundTruth
 from recloop.policies.types import ItemMetadata
@@ -45,8 +47,23 @@ def population_size(cfg: RunConfig) -> int:
 
 
 def build_world(cfg: RunConfig, streams: Streams) -> World:
-    """Draw catalog then population (later sign-ups included), each from its own stream."""
+    """Draw catalog then population (later sign-ups included), each from its own stream;
+    or fit them to a rating log (``catalog.source=movielens``, ``agents/calibrate.py``)."""
+    if cfg.catalog.source == "movielens":
+        return _calibrated_world(cfg, streams)
     catalog = generate_catalog(cfg.catalog, streams.rng("catalog"))
     population = generate_population(cfg.users, catalog, streams.rng("population"),
                                      population_size(cfg))
+    return World(catalog, population, cfg.users.choice)
+
+
+def _calibrated_world(cfg: RunConfig, streams: Streams) -> World:
+    data = read_ratings(data_folder(cfg.catalog.path))
+    rng = streams.rng("catalog")
+    fit = fit_ratings(data, cfg.catalog.latent_dim, rng)
+    catalog = calibrated_catalog(data, fit, cfg.catalog, rng)
+    pop_rng, n = streams.rng("population"), population_size(cfg)
+    population = (calibrated_population(data, fit, cfg.users, n, pop_rng)
+                  if cfg.users.source == "movielens"
+                  else generate_population(cfg.users, catalog, pop_rng, n))
     return World(catalog, population, cfg.users.choice)
