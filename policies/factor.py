@@ -64,9 +64,9 @@ class BPRConfig(PolicyConfig):
 
     name: str = "bpr"
     factors: int = ranged(32, AtLeast(1, integer=True))
-    learning_rate: float = ranged(0.05, AtLeast(0, strict=True))
+    learning_rate: float = ranged(0.01, AtLeast(0, strict=True))
     regularization: float = ranged(0.01, AtLeast(0))
-    iterations: int = ranged(50, AtLeast(1, integer=True))
+    iterations: int = ranged(100, AtLeast(1, integer=True))
     # > 1 runs lock-free parallel SGD: faster, but no longer reproducible
     threads: int = ranged(1, AtLeast(1, integer=True))
 
