@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import MEMORYLESS
 
 from recloop.sim.config import RunConfig
 from recloop.sim.story import simulate
@@ -59,14 +60,28 @@ def test_feature_leak_hurts_users_while_offline_ndcg_does_not_fall(
 ) -> None:
     """two_stage's ranker trained on features that include its labels' day learns to trust
     them; at serving they hold no future, and CTR falls on every seed (by more than 5%)
-    while the seeds' mean offline NDCG of its candidates does not fall."""
+    while the seeds' mean offline NDCG of its candidates does not fall. Memoryless users:
+    with organic plays in the log the honest ranker itself collapses (see the next test)."""
     offline = {"none": [], "features": []}
     for seed in (0, 1):
         runs = {leak: daily(small_config, tmp_path / f"{leak}{seed}", "days=12",
-                            "policy=two_stage", f"seed={seed}", f"train.leakage={leak}")
+                            "policy=two_stage", f"seed={seed}", f"train.leakage={leak}",
+                            *MEMORYLESS)
                 for leak in offline}
         ctr = {leak: m["ctr"].iloc[-4:].mean() for leak, m in runs.items()}
         assert ctr["features"] < 0.95 * ctr["none"], (seed, ctr)
         for leak, m in runs.items():
             offline[leak].append(m["offline_ndcg_candidate"].mean())
     assert sum(offline["features"]) >= sum(offline["none"]), offline
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="two_stage's ranker collapses once organic plays are "
+                   "in the log (README, offline versus online); not yet understood")
+def test_two_stage_keeps_up_with_its_retriever_when_users_find_plays_themselves(
+    small_config: MakeConfig, tmp_path: Path
+) -> None:
+    """The ranker reorders ALS's candidates: it should not lose a tenth of ALS's CTR."""
+    ctr = {policy: daily(small_config, tmp_path / policy, "days=12", f"policy={policy}")
+           ["ctr"].iloc[-4:].mean() for policy in ("als", "two_stage")}
+    assert ctr["two_stage"] > 0.9 * ctr["als"], ctr
