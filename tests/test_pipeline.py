@@ -172,3 +172,23 @@ def test_exploring_candidates_are_judged_on_their_greedy_ranking(
     assert explorer.model_version.is_monotonic_increasing and explorer.model_version.iloc[-1] == 6
     judged = plain.offline_ndcg_candidate.notna()
     assert explorer.offline_ndcg_candidate[judged].notna().all()
+
+
+def test_the_popular_baseline_is_each_users_first_allowed_items_by_popularity() -> None:
+    """Against the definition, ties by item id, with users barred from the whole head."""
+    from types import SimpleNamespace
+
+    from recloop.sim.pipeline.judge import most_popular
+
+    rng = np.random.default_rng(7)
+    n_users, n_items, k = 300, 500, 10
+    popularity = rng.integers(0, 20, n_items).astype(float)  # many ties
+    seen = rng.random((n_users, n_items)) < 0.1
+    seen[:5, np.argsort(-popularity, kind="stable")[:100]] = True
+    seen[5] = True  # nothing left for this one
+    ctx = SimpleNamespace(available=rng.random(n_items) < 0.9, seen=seen, candidates=None)
+    got = most_popular(popularity, np.arange(n_users), k, ctx)
+    for user in range(n_users):
+        allowed = np.flatnonzero(ctx.available & ~seen[user])
+        best = allowed[np.lexsort((allowed, -popularity[allowed]))][:k]
+        assert list(got[user]) == [*best, *[-1] * (k - best.size)]

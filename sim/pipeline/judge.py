@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recloop.policies.base import Policy, allowed_items, top_k
+from recloop.policies.base import Policy
 from recloop.policies.types import ServeContext, TrainingWindow
 from recloop.policies.wrappers import greedy
 from recloop.sim.eventlog import LOG_PATHS, ORGANIC, EventLog
@@ -117,9 +117,31 @@ class Judge:
 
 
 def most_popular(popularity: np.ndarray, users: np.ndarray, k: int, ctx: ServeContext) -> np.ndarray:
-    """The non-personalised reference ranking: window popularity among allowed items."""
-    scores = np.where(allowed_items(users, ctx), popularity[None, :], -np.inf).astype(np.float32)
-    return top_k(scores, k)
+    """The non-personalised reference ranking: window popularity among allowed items, ties
+    by item id. Each user's first k allowed items of one global order; only users who are
+    barred from most of its head need the whole catalog looked at."""
+    order = np.argsort(-popularity, kind="stable")
+    ranked = np.full((users.size, k), -1, dtype=np.int32)
+    head = order[: 4 * k]
+    short = _first_allowed(head, users, ctx, ranked)
+    if short.size:
+        sub = ranked[short]
+        _first_allowed(order, users[short], ctx, sub)
+        ranked[short] = sub
+    return ranked
+
+
+def _first_allowed(order: np.ndarray, users: np.ndarray, ctx: ServeContext,
+                   out: np.ndarray) -> np.ndarray:
+    """Fill ``out`` with each user's first allowed items of ``order``; return the rows that
+    found fewer than ``out.shape[1]``."""
+    allowed = ctx.available[order][None, :] & ~ctx.seen[users[:, None], order[None, :]]
+    if ctx.candidates is not None:
+        allowed &= ctx.candidates[users[:, None], order[None, :]]
+    rank = np.cumsum(allowed, axis=1)
+    rows, cols = np.nonzero(allowed & (rank <= out.shape[1]))
+    out[rows, rank[rows, cols] - 1] = order[cols]
+    return np.flatnonzero(rank[:, -1] < out.shape[1]) if order.size else np.arange(users.size)
 
 
 def session_probabilities(policy: Policy, users: np.ndarray, items: np.ndarray,
