@@ -15,13 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import Field, fields, is_dataclass
-from functools import lru_cache
 from typing import Any
 
-from recloop.agents.datasets import data_folder, read_ratings
 from recloop.conf.ranges import AtLeast, Between, OneOf, Rule, rule_of
 from recloop.policies.registry import POLICIES
 from recloop.sim.config import MINUTES_PER_DAY, ConfigError, RunConfig
+from recloop.sim.data_checks import calibration_data, users_from_data
 
 MAX_SEEN_BYTES = 8 * 2**30  # the users × items "watched" bitmap is dense
 POLICY_SLOTS = ("policy", "ab.treatment", "shadow")  # policy configs: checked only when used
@@ -135,39 +134,6 @@ def rollback_needs_models(value: Any, cfg: RunConfig) -> str | None:
     """Rolling back loads the previous model's saved artifact."""
     if value > 0 and not cfg.pipeline.save_models:
         return "0 unless pipeline.save_models is true"
-    return None
-
-
-@lru_cache(maxsize=4)
-def _data_counts(folder: str) -> tuple[int, int] | str:
-    """(items, genres) of the rating data in ``folder``, or why they cannot be read."""
-    try:
-        data = read_ratings(folder)
-    except (OSError, ValueError) as err:
-        return str(err).splitlines()[0]
-    return data.n_items, len(data.genre_names())
-
-
-def calibration_data(value: Any, cfg: RunConfig) -> str | None:
-    """A fitted world needs its rating data, and the catalog's sizes must be the data's."""
-    if value != "movielens":
-        return None
-    folder = data_folder(cfg.catalog.path)
-    counts = _data_counts(str(folder))
-    if isinstance(counts, str):
-        return (f"synthetic, or movielens once its data are there: {counts} (recloop-data "
-                "fetch movielens-100k, or catalog.path=<folder>)")
-    items, genres = counts
-    if (cfg.catalog.n_items, cfg.catalog.n_genres) != (items, genres):
-        return (f"movielens only with catalog.n_items={items} catalog.n_genres={genres} "
-                f"(the counts of {folder})")
-    return None
-
-
-def users_from_data(value: Any, cfg: RunConfig) -> str | None:
-    """Users fitted to a rating log need the catalog fitted to the same log."""
-    if value == "movielens" and cfg.catalog.source != "movielens":
-        return "movielens only with catalog.source=movielens (catalog=movielens)"
     return None
 
 
