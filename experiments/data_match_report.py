@@ -20,6 +20,11 @@ from recloop.experiments import data_match as dm
 from recloop.experiments.style import LAYOUT
 
 SIMULATED, DATA = ("simulated log", "#1f77b4"), ("rating data", "#ff7f0e")
+VALIDATION_LOGGER = "random"
+OTHER_LOGGER = ("Thresholds apply to the world's validation run, logged by random slates "
+                "(recloop catalog=movielens users=movielens policy=random); under a learning "
+                "policy the distances measure how far its feedback loop moves consumption "
+                "from the data's.")
 Block = tuple[str, str, "go.Figure | str"]  # heading, caption, content
 
 AXES = {  # comparison → (x title, y title)
@@ -42,10 +47,22 @@ def data_match_blocks(run_dir: Path, config: dict) -> tuple[str, list[Block]]:
         comparisons = dm.compare(dm.read_plays(run_dir), data)
     except (OSError, ValueError) as err:
         return "", [(heading, f"Not compared: {err}", "")]
-    return banner(comparisons), [
-        (heading, caption(comparisons), verdict_html(comparisons)),
+    validation = is_validation_run(config)
+    text = caption(comparisons) + ("" if validation else f" {OTHER_LOGGER}")
+    return banner(comparisons) if validation else "", [
+        (heading, text, verdict_html(comparisons)),
         (f"{heading}, plotted", "Blue: the simulated log; orange: the data.",
          comparison_figure(comparisons, _genre_names(data)))]
+
+
+def is_validation_run(config: dict) -> bool:
+    """Logged by the validation logger: random slates, one arm. The data record what users
+    found and rated anywhere, not what one ranking served them, so only a logger without a
+    ranking's own popularity feedback is held to the thresholds."""
+    policy = config.get("policy", {}) or {}
+    ab = config.get("ab", {}) or {}
+    return policy.get("name") == VALIDATION_LOGGER and float(policy.get("epsilon", 0) or 0) == 0 \
+        and not ab.get("treatment")
 
 
 def caption(comparisons: list[dm.Comparison]) -> str:

@@ -11,7 +11,7 @@ import pytest
 from test_calibrate import planted, write_movielens_csv
 
 from recloop.experiments import data_match as dm
-from recloop.experiments.data_match_report import banner, data_match_blocks
+from recloop.experiments.data_match_report import banner, data_match_blocks, is_validation_run
 from recloop.experiments.preflight import check_job
 from recloop.sim.story import simulate
 
@@ -65,6 +65,9 @@ def test_a_run_in_a_fitted_world_gets_its_section(tmp_path: Path) -> None:
     assert [b[0] for b in blocks] == ["Against the rating data", "Against the rating data, plotted"]
     assert "max Lorenz gap" in blocks[0][2] and len(blocks[1][2].data) == 8
     assert data_match_blocks(tmp_path / "run", {"catalog": {"source": "synthetic"}}) == ("", [])
+    assert "Thresholds apply" in blocks[0][1]  # no policy named: not the validation logger
+    assert is_validation_run({"policy": {"name": "random", "epsilon": 0.0}, "ab": {}})
+    assert not is_validation_run({"policy": {"name": "random"}, "ab": {"treatment": {"name": "als"}}})
 
 
 def test_plays_count_clicks_and_organic_plays_only(tmp_path: Path) -> None:
