@@ -22,7 +22,8 @@ RENDER_TIMEOUT_S = 60.0
 _COUNT_JS = """
 const divs = Array.from(document.querySelectorAll('div.plotly-graph-div'));
 return [divs.length, divs.filter(d => d.querySelector('svg.main-svg')).length,
-        document.readyState, document.documentElement.scrollHeight];
+        document.readyState, document.documentElement.scrollHeight,
+        typeof window.Plotly !== 'undefined'];
 """
 
 
@@ -88,10 +89,13 @@ def check_page(page: Path, screenshot: Path | None = None) -> PageCheck:
 
 
 def _wait_for_figures(driver: object) -> PageCheck:
-    """Poll until the page has loaded and every plotly div has drawn (or time runs out)."""
+    """Poll until the page has loaded and every plotly div has drawn, or cannot draw (no
+    plotly.js once loaded), or time runs out."""
     deadline = time.monotonic() + RENDER_TIMEOUT_S
     while True:
-        figures, rendered, state, _ = driver.execute_script(_COUNT_JS)  # type: ignore[attr-defined]
-        if (state == "complete" and rendered == figures) or time.monotonic() > deadline:
+        figures, rendered, state, _, has_plotly = driver.execute_script(  # type: ignore[attr-defined]
+            _COUNT_JS)
+        done = state == "complete" and (rendered == figures or not has_plotly)
+        if done or time.monotonic() > deadline:
             return PageCheck(figures=int(figures), rendered=int(rendered))
         time.sleep(0.25)

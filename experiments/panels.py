@@ -37,8 +37,9 @@ class Dropped:
 def split_panels(tidy: pd.DataFrame) -> tuple[pd.DataFrame, list[Dropped]]:
     """Keep the rows of metrics that vary; return them and the dropped metrics in order.
 
-    A metric with one point only (a one-day, one-arm run) is kept: a single value is not
-    evidence of a flat line. Standard-error rows should already be folded into bands.
+    A metric with one value only (a one-day, one-arm run) is kept: a single value is not
+    evidence of a flat line. Days without a value (a gate that judged no candidate on the
+    first night) do not count against constancy. Standard errors are bands by now.
     """
     dropped: list[Dropped] = []
     for metric, rows in tidy.groupby("metric", sort=False)["value"]:
@@ -46,7 +47,7 @@ def split_panels(tidy: pd.DataFrame) -> tuple[pd.DataFrame, list[Dropped]]:
         finite = values[np.isfinite(values)]
         if finite.size == 0:
             dropped.append(Dropped(str(metric), float("nan")))
-        elif len(values) > 1 and finite.size == len(values) and np.ptp(finite) == 0:
+        elif finite.size > 1 and np.ptp(finite) == 0:
             dropped.append(Dropped(str(metric), float(finite[0])))
     gone = {d.metric for d in dropped}
     return tidy[~tidy["metric"].isin(gone)], dropped

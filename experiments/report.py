@@ -30,6 +30,7 @@ from recloop.experiments.style import (
     metric_label,
     standard_error_of,
     unit_axis,
+    wrap_title,
 )
 from recloop.sim.atomic import atomic_path
 from recloop.sim.metrics.catalogue import CATALOGUE
@@ -106,7 +107,7 @@ def section_figure(
     fig = make_subplots(
         rows=n_rows,
         cols=N_COLS,
-        subplot_titles=[title for _, title in items],
+        subplot_titles=[wrap_title(title) for _, title in items],
         horizontal_spacing=0.07,
         vertical_spacing=ROW_GAP_PX / (ROW_HEIGHT_PX * n_rows) if n_rows > 1 else 0.0,
     )
