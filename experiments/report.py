@@ -58,6 +58,7 @@ table.details th { background: #f5f5f5; }
 p.empty { font-style: italic; color: #666; }
 p.caption { color: #555; max-width: 60rem; margin-top: 0; }
 p.headline, ul.headline { font-size: 1.05rem; max-width: 60rem; line-height: 1.45; }
+p.not-shown { margin-top: 1rem; }
 """
 
 

@@ -22,7 +22,7 @@ Z95 = 1.96  # a standard error is drawn as the 95% band of its metric, not as a 
 TITLED_UNITS: tuple[str, ...] = ("bits", "titles", "utility")  # units worth an axis title
 SI_UNITS: tuple[str, ...] = ("count",)  # 12k, 1.2M read well; 5m (0.005) or 2µ do not
 PERCENT_UNITS: tuple[str, ...] = ("share", "rate")  # fractions people read as percentages
-TITLE_WIDTH = 48  # characters a third of the page holds as a subplot title
+TITLE_WIDTH = 40  # characters a third of the page holds as a subplot title
 PALETTE: tuple[str, ...] = tuple(qualitative.Plotly) + tuple(qualitative.Dark24)
 LAYOUT: dict[str, object] = {  # the sweep page's figures share one look
     "template": "plotly_white", "margin": {"l": 50, "r": 20, "t": 50, "b": 40},
