@@ -21,6 +21,7 @@ from recloop.experiments.style import format_value
 from recloop.sim.metrics.catalogue import CTR, GRAVEYARD_EVER, ORACLE_GAP, TOP1_SHARE
 
 FINAL_DAYS = 10  # rates are averaged over the last days: one day is noisy (as runs.FINAL_DAYS)
+STEADY = 1.1  # a share that moved by less than this factor "held steady"
 STORY_METRICS: tuple[str, ...] = (TOP1_SHARE, GRAVEYARD_EVER, CTR, ORACLE_GAP)
 Story = dict[str, float]  # first/last day, top1 then, never shown, ctr and gap since recent_from
 
@@ -53,7 +54,7 @@ def _mean(series: pd.Series) -> float:
 def story_text(story: Story, who: str) -> str:
     """One arm's numbers as sentences; a number the run did not record is left out."""
     first, last = story["top1_first"], story["top1_last"]
-    verb = "rose from" if last > first * 1.05 else "fell from" if last < first / 1.05 \
+    verb = "rose from" if last > first * STEADY else "fell from" if last < first / STEADY \
         else "held steady:"
     linker = "," if verb == "held steady:" else " to"
     parts = [(f"Top-1% items' share of impressions {verb} {_pct(first)} (day "
@@ -66,7 +67,8 @@ def story_text(story: Story, who: str) -> str:
     if np.isfinite(story["ctr"]):
         parts.append(f"CTR {_pct(story['ctr'])} ({window})")
     if np.isfinite(story["gap"]):
-        parts.append(f"{who} closed {story['gap']:.0%} of the random→oracle welfare gap "
+        gap = round(story["gap"], 2) + 0.0  # no "-0%"
+        parts.append(f"{who} closed {gap:.0%} of the random→oracle welfare gap "
                      f"({window})")
     return "; ".join(parts) + "."
 

@@ -177,3 +177,13 @@ def test_shared_plotlyjs_is_loaded_from_beside_the_page(tmp_path: Path) -> None:
     stamp = target.stat().st_mtime_ns
     assert target.read_text(encoding="utf-8") == get_plotlyjs()
     assert write_plotlyjs(tmp_path).stat().st_mtime_ns == stamp  # written once, then kept
+
+
+def test_small_moves_hold_steady_and_no_negative_zero() -> None:
+    from recloop.experiments.headline import story_text
+
+    story = {"first_day": 0, "last_day": 29, "top1_first": 0.018, "top1_last": 0.019,
+             "never_shown": 0.0, "ctr": 0.04, "gap": -0.003, "recent_from": 20}
+    text = story_text(story, "random")
+    assert "held steady: 1.8% (day 0), 1.9% (day 29)" in text
+    assert "random closed 0% of" in text and "-0%" not in text
