@@ -3,7 +3,9 @@
 The simulator's metrics are one row per ``(day, arm, metric)``; this module turns
 that table into a single HTML page of small-multiple line charts, a figure per section
 of the metric catalogue (``sim/metrics/catalogue.py``), which also gives each chart its
-label and its axis's unit. The page inlines plotly.js once so it opens offline (run
+label and its axis's unit. A headline paragraph above the charts tells the run's story in
+numbers (``headline.py``); metrics that stayed constant or empty get one line instead of a
+chart (``panels.py``). The page inlines plotly.js once so it opens offline (run
 directories get copied to laptops, CI artifacts and email), and it only ever reads the
 tidy frame and the catalogue, never simulator state.
 """
@@ -19,12 +21,16 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.subplots import make_subplots
 
+from recloop.experiments.headline import run_headline_html
+from recloop.experiments.panels import Dropped, not_shown_html, split_panels
 from recloop.experiments.style import (
     Z95,
     arm_colours,
     band_trace,
+    metric_label,
     standard_error_of,
     unit_axis,
+    wrap_title,
 )
 from recloop.sim.atomic import atomic_path
 from recloop.sim.metrics.catalogue import CATALOGUE
@@ -51,6 +57,8 @@ table.details th, table.details td {
 table.details th { background: #f5f5f5; }
 p.empty { font-style: italic; color: #666; }
 p.caption { color: #555; max-width: 60rem; margin-top: 0; }
+p.headline, ul.headline { font-size: 1.05rem; max-width: 60rem; line-height: 1.45; }
+p.not-shown { margin-top: 1rem; }
 """
 
 
@@ -69,7 +77,7 @@ def group_sections(metric_names: Sequence[str]) -> list[tuple[str, list[tuple[st
 
     Sections come in the catalogue's order and metrics in their declaration order;
     standard errors are not listed (they are their metric's band). Undeclared metrics
-    go to "Other" in sorted order, labelled by their raw name so they still show up.
+    go to "Other" in sorted order, labelled with their name spelled out in words.
     """
     present = set(metric_names)
     sections: list[tuple[str, list[tuple[str, str]]]] = []
@@ -79,7 +87,7 @@ def group_sections(metric_names: Sequence[str]) -> list[tuple[str, list[tuple[st
             sections.append((section, items))
     other = sorted(m for m in present if m not in CATALOGUE)
     if other:
-        sections.append((OTHER_SECTION, [(m, m) for m in other]))
+        sections.append((OTHER_SECTION, [(m, metric_label(m)) for m in other]))
     return sections
 
 
@@ -100,7 +108,7 @@ def section_figure(
     fig = make_subplots(
         rows=n_rows,
         cols=N_COLS,
-        subplot_titles=[title for _, title in items],
+        subplot_titles=[wrap_title(title) for _, title in items],
         horizontal_spacing=0.07,
         vertical_spacing=ROW_GAP_PX / (ROW_HEIGHT_PX * n_rows) if n_rows > 1 else 0.0,
     )
@@ -108,7 +116,8 @@ def section_figure(
     legend_shown: set[str] = set()
     for i, (metric, _) in enumerate(items):
         row, col = divmod(i, N_COLS)
-        fig.update_yaxes(unit_axis(metric), row=row + 1, col=col + 1)
+        values = metrics.loc[metrics["metric"] == metric, "value"]
+        fig.update_yaxes(unit_axis(metric, values), row=row + 1, col=col + 1)
         for arm, colour in colours.items():
             series = groups.get((metric, arm))
             if series is None:
@@ -179,23 +188,32 @@ def with_intervals(tidy: pd.DataFrame) -> pd.DataFrame:
     return rest.assign(lo=rest["value"] - half, hi=rest["value"] + half)
 
 
-def build_figures(metrics: pd.DataFrame, legend_title: str = "arm") -> list[tuple[str, go.Figure]]:
-    """Build one figure per report section, in page order, as ``(section, figure)``.
+def build_sections(
+    metrics: pd.DataFrame, legend_title: str = "arm"
+) -> tuple[list[tuple[str, go.Figure]], list[Dropped]]:
+    """Build one figure per report section, in page order, and list the metrics left out.
 
     Separate from the HTML so callers (and tests) can inspect or restyle the figures.
     Arm colours are assigned once here so they match across sections. Optional ``lo``
     and ``hi`` columns draw a band around each line (a cross-seed report uses variants
-    as arms); otherwise standard-error rows give a 95% confidence band.
+    as arms); otherwise standard-error rows give a 95% confidence band. Metrics constant
+    over days and arms, or empty, get no subplot (``panels.split_panels``).
     """
     validate_metrics(metrics)
     if metrics.empty:
-        return []
-    tidy = with_intervals(_tidy(metrics))
+        return [], []
+    tidy, dropped = split_panels(with_intervals(_tidy(metrics)))
     colours = arm_colours(list(pd.unique(tidy["arm"])))
     sections = group_sections(list(pd.unique(tidy["metric"])))
-    return [
+    figures = [
         (title, section_figure(tidy, items, colours, legend_title)) for title, items in sections
     ]
+    return figures, dropped
+
+
+def build_figures(metrics: pd.DataFrame, legend_title: str = "arm") -> list[tuple[str, go.Figure]]:
+    """The section figures of ``build_sections``, without the list of what was left out."""
+    return build_sections(metrics, legend_title)[0]
 
 
 def details_table(details: Mapping[str, str] | None) -> str:
@@ -219,8 +237,9 @@ def html_page(title: str, body: str) -> str:
     )
 
 
-def figure_html(fig: go.Figure, *, with_plotlyjs: bool) -> str:
-    """One figure as a ``<div>``; pass ``with_plotlyjs`` for the page's first figure only."""
+def figure_html(fig: go.Figure, *, with_plotlyjs: bool | str) -> str:
+    """One figure as a ``<div>``; pass ``with_plotlyjs`` for the page's first figure only:
+    True inlines the bundle, ``"directory"`` loads ``plotly.min.js`` from beside the page."""
     return pio.to_html(
         fig,
         full_html=False,
@@ -247,10 +266,11 @@ def build_report_html(
     Raises:
         ValueError: If required columns are missing.
     """
-    figures = build_figures(metrics)
-    parts = [details_table(details)]
+    figures, dropped = build_sections(metrics)
+    parts = [run_headline_html(metrics, (details or {}).get("policy")), details_table(details)]
     if not figures:
         parts.append('<p class="empty">No data: the metrics table is empty.</p>')
+    parts.append(not_shown_html(dropped))
     for i, (section, fig) in enumerate(figures):
         parts.append(f"<h2>{html.escape(section)}</h2>")
         parts.append(figure_html(fig, with_plotlyjs=i == 0))
