@@ -12,16 +12,22 @@ tidy frame and the catalogue, never simulator state.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
-import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from recloop.experiments.headline import run_headline_html
+from recloop.experiments.page import (  # noqa: F401 (re-exported for the reports)
+    Block,
+    blocks_html,
+    details_table,
+    figure_html,
+    html_page,
+    write_html,
+)
 from recloop.experiments.panels import Dropped, not_shown_html, split_panels
 from recloop.experiments.style import (
     Z95,
@@ -32,7 +38,6 @@ from recloop.experiments.style import (
     unit_axis,
     wrap_title,
 )
-from recloop.sim.atomic import atomic_path
 from recloop.sim.metrics.catalogue import CATALOGUE
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("day", "arm", "metric", "value")
@@ -44,22 +49,7 @@ N_COLS = 3
 ROW_HEIGHT_PX = 260
 ROW_GAP_PX = 80
 HEADER_PX = 80
-PLOT_CONFIG: dict[str, object] = {"displaylogo": False, "responsive": True}
 
-_CSS = """
-body { font-family: system-ui, sans-serif; margin: 1.5rem 2rem; color: #222; }
-h1 { margin-bottom: 0.5rem; }
-h2 { margin-top: 2rem; border-bottom: 1px solid #ddd; padding-bottom: 0.2rem; }
-table.details { border-collapse: collapse; font-size: 0.9rem; }
-table.details th, table.details td {
-  border: 1px solid #ddd; padding: 0.2rem 0.6rem; text-align: left;
-}
-table.details th { background: #f5f5f5; }
-p.empty { font-style: italic; color: #666; }
-p.caption { color: #555; max-width: 60rem; margin-top: 0; }
-p.headline, ul.headline { font-size: 1.05rem; max-width: 60rem; line-height: 1.45; }
-p.not-shown { margin-top: 1rem; }
-"""
 
 
 def validate_metrics(metrics: pd.DataFrame) -> None:
@@ -216,42 +206,9 @@ def build_figures(metrics: pd.DataFrame, legend_title: str = "arm") -> list[tupl
     return build_sections(metrics, legend_title)[0]
 
 
-def details_table(details: Mapping[str, str] | None) -> str:
-    """Render run details as a key/value table; everything is escaped (values are free text)."""
-    if not details:
-        return ""
-    rows = "".join(
-        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
-        for k, v in details.items()
-    )
-    return f'<table class="details">{rows}</table>'
-
-
-def html_page(title: str, body: str) -> str:
-    """Wrap the body in a minimal standalone HTML document."""
-    safe_title = html.escape(title)
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        f"<title>{safe_title}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-        f"<h1>{safe_title}</h1>\n{body}\n</body>\n</html>\n"
-    )
-
-
-def figure_html(fig: go.Figure, *, with_plotlyjs: bool | str) -> str:
-    """One figure as a ``<div>``; pass ``with_plotlyjs`` for the page's first figure only:
-    True inlines the bundle, ``"directory"`` loads ``plotly.min.js`` from beside the page."""
-    return pio.to_html(
-        fig,
-        full_html=False,
-        include_plotlyjs=with_plotlyjs,
-        include_mathjax=False,
-        config=PLOT_CONFIG,
-        default_height=f"{fig.layout.height}px",
-    )
-
-
 def build_report_html(
-    metrics: pd.DataFrame, title: str, details: Mapping[str, str] | None = None
+    metrics: pd.DataFrame, title: str, details: Mapping[str, str] | None = None, *,
+    lead: str = "", extra: Sequence[Block] = (),
 ) -> str:
     """Render the metrics table as one offline HTML page.
 
@@ -259,6 +216,9 @@ def build_report_html(
         metrics: Tidy frame with columns ``day, arm, metric, value``.
         title: Page heading (escaped).
         details: Optional run facts (policy, seed, days, ...) shown as a table.
+        lead: HTML above everything (a warning the reader must see first).
+        extra: Sections shown before the metric sections (e.g. the check of a calibrated
+            world against its data).
 
     Returns:
         A complete HTML document with plotly.js inlined exactly once.
@@ -267,30 +227,22 @@ def build_report_html(
         ValueError: If required columns are missing.
     """
     figures, dropped = build_sections(metrics)
-    parts = [run_headline_html(metrics, (details or {}).get("policy")), details_table(details)]
+    parts = [lead, run_headline_html(metrics, (details or {}).get("policy")),
+             details_table(details)]
     if not figures:
         parts.append('<p class="empty">No data: the metrics table is empty.</p>')
     parts.append(not_shown_html(dropped))
-    for i, (section, fig) in enumerate(figures):
-        parts.append(f"<h2>{html.escape(section)}</h2>")
-        parts.append(figure_html(fig, with_plotlyjs=i == 0))
+    parts += blocks_html([*extra, *((section, "", fig) for section, fig in figures)], True)
     return html_page(title, "\n".join(parts))
 
 
-def write_html(text: str, path: Path) -> Path:
-    """Write a page atomically so a crash never leaves a half-written file."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return path
-
-
 def write_report(
-    metrics: pd.DataFrame, path: Path, title: str, details: Mapping[str, str] | None = None
+    metrics: pd.DataFrame, path: Path, title: str, details: Mapping[str, str] | None = None,
+    *, lead: str = "", extra: Sequence[Block] = (),
 ) -> Path:
     """Write the one-run report atomically.
 
     Returns:
         The path written.
     """
-    return write_html(build_report_html(metrics, title, details), path)
+    return write_html(build_report_html(metrics, title, details, lead=lead, extra=extra), path)

@@ -23,6 +23,7 @@ from plotly.subplots import make_subplots
 from recloop.experiments import divergence as dv
 from recloop.experiments import runs as rl
 from recloop.experiments.abreport import ab_blocks
+from recloop.experiments.data_match_report import data_match_blocks
 from recloop.experiments.headline import sweep_headline_html, sweep_stories
 from recloop.experiments.panels import not_shown_html
 from recloop.experiments.parameters import parameter_figure, summary_table
@@ -30,16 +31,17 @@ from recloop.experiments.plotlyjs import INLINE, SHARED, write_plotlyjs
 from recloop.experiments.png import export_png
 from recloop.experiments.registry_plot import registry_figure
 from recloop.experiments.report import (
+    Block,
+    blocks_html,
     build_sections,
     details_table,
-    figure_html,
     html_page,
     write_html,
 )
+from recloop.experiments.sensitivity import is_sensitivity_sweep
+from recloop.experiments.sensitivity_report import sensitivity_blocks
 from recloop.experiments.style import LAYOUT, arm_colours
 from recloop.experiments.tradeoff import tradeoff_figure
-
-Block = tuple[str, str, "go.Figure | str"]  # heading, caption, figure or ready HTML
 
 BAND_NOTE = "Line: mean over seeds; shaded band: min–max over seeds."
 SE_NOTE = "Error bars: ± 1 standard error over seeds (s.d. / √n; none with one seed)."
@@ -151,6 +153,20 @@ def divergence_blocks(combined: pd.DataFrame, order: Sequence[str],
              dv.divergence_figure(table, colours))]
 
 
+def page_blocks(runs: list[rl.Run], keys: list[str], path: Path) -> tuple[list[Block], str]:
+    """The page's sections and lead: a sensitivity sweep's verdicts, or the sweep sections
+    (preceded, for one run in a calibrated world, by its check against the data)."""
+    if is_sensitivity_sweep(runs):
+        return sensitivity_blocks(runs), ""
+    combined = rl.combined_metrics(runs)
+    order = rl.label_order(combined, rl.variant_order(runs, keys))
+    lead = sweep_headline_html(sweep_stories(combined, order))
+    if len(runs) != 1:
+        return sweep_blocks(runs, keys), lead
+    banner, checks = data_match_blocks(runs[0].path, runs[0].config)
+    return [*checks, *sweep_blocks(runs, keys)], banner + lead
+
+
 def render(blocks: Sequence[Block], title: str, details: dict[str, str],
            skipped: Sequence[rl.Skipped], *, lead: str = "",
            plotlyjs: bool | str = INLINE) -> str:
@@ -161,16 +177,7 @@ def render(blocks: Sequence[Block], title: str, details: dict[str, str],
         items = "".join(f"<li><code>{html.escape(str(s.path))}</code>: {html.escape(s.reason)}"
                         "</li>" for s in skipped)
         parts.append(f"<h2>Skipped runs</h2><ul>{items}</ul>")
-    js_done = False
-    for heading, caption, content in blocks:
-        parts.append(f"<h2>{html.escape(heading)}</h2>")
-        if caption:
-            parts.append(f'<p class="caption">{html.escape(caption)}</p>')
-        if isinstance(content, go.Figure):
-            parts.append(figure_html(content, with_plotlyjs=plotlyjs if not js_done else False))
-            js_done = True
-        else:
-            parts.append(content)
+    parts += blocks_html(blocks, plotlyjs)
     return html_page(title, "\n".join(parts))
 
 
@@ -199,16 +206,13 @@ def build_report(
         "swept parameters": ", ".join(keys) or "none (seeds only)",
         "skipped runs": str(len(skipped)),
     }
-    blocks = sweep_blocks(runs, keys)
-    combined = rl.combined_metrics(runs)
-    order = rl.label_order(combined, rl.variant_order(runs, keys))
+    blocks, lead = page_blocks(runs, keys, path)
     single = len(runs) == 1 and runs[0].path.resolve() == path.resolve()
     target = Path(out if out is not None else path / "report.html")
     if not single:
         write_plotlyjs(target.parent)
     text = render(blocks, f"recloop report: {path.resolve().name}", details, skipped,
-                  lead=sweep_headline_html(sweep_stories(combined, order)),
-                  plotlyjs=INLINE if single else SHARED)
+                  lead=lead, plotlyjs=INLINE if single else SHARED)
     write_html(text, target)
     if png:
         figures = [(heading, fig) for heading, _, fig in blocks if isinstance(fig, go.Figure)]
