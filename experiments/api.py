@@ -24,9 +24,13 @@ from recloop.sim.config import RunConfig
 from recloop.sim.story import RunResult
 
 
-def config(*overrides: str) -> RunConfig:
-    """The default config with Hydra-style overrides (``"policy=als"``), checked."""
-    return check_job(list(overrides))
+def config(*overrides: str, config_dir: str | Path | None = None) -> RunConfig:
+    """The default config with Hydra-style overrides (``"policy=als"``), checked.
+
+    ``config_dir``: a folder of your own config groups searched after the packaged ones
+    (as ``recloop --config-dir``), e.g. ``policy/newest.yaml`` for a plug-in policy.
+    """
+    return check_job(list(overrides), [Path(config_dir)] if config_dir is not None else [])
 
 
 def run(cfg: RunConfig, run_dir: str | Path) -> RunResult:

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from recloop.experiments.help import help_text
 from recloop.experiments.preflight import CONF_DIR, check_command_line
 from recloop.experiments.report import write_report
-from recloop.experiments.schema import register_schemas
+from recloop.experiments.schema import register_schemas, run_config
 from recloop.sim.atomic import atomic_path
 from recloop.sim.checks import validate
 from recloop.sim.config import ConfigError, RunConfig
@@ -131,9 +131,8 @@ def mean_ctr(metrics: pd.DataFrame) -> float:
 def main(cfg: DictConfig) -> float:
     """One job: Hydra has made the run directory; fill it."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    run_cfg = OmegaConf.to_object(cfg)
-    assert isinstance(run_cfg, RunConfig)
     try:
+        run_cfg = run_config(cfg)  # each job of a sweep types its plug-ins itself
         validate(run_cfg)
     except ConfigError as err:
         shutil.rmtree(run_dir, ignore_errors=True)  # nothing of value in it yet

@@ -176,8 +176,10 @@ def validate(cfg: RunConfig) -> None:
 
 
 def policy_rules(prefix: str, policy: Any) -> dict[str, Check]:
-    """The rules of a policy config found at ``prefix``: its name, then its own fields'."""
-    return {f"{prefix}.name": one_of(*sorted(POLICIES)), **field_rules(policy, prefix)}
+    """The rules of a policy config found at ``prefix``: its name (a built-in's; a plug-in
+    names itself), then its own fields'."""
+    name = {} if getattr(policy, "_target_", "") else {f"{prefix}.name": one_of(*sorted(POLICIES))}
+    return name | field_rules(policy, prefix)
 
 
 def field_rules(node: Any, prefix: str = "", skip: tuple[str, ...] = ()) -> dict[str, Check]:
