@@ -132,8 +132,8 @@ def days_in_run(value: Any, cfg: RunConfig) -> str | None:
 
 def rollback_needs_models(value: Any, cfg: RunConfig) -> str | None:
     """Rolling back loads the previous model's saved artifact."""
-    if value > 0 and not cfg.pipeline.save_models:
-        return "0 unless pipeline.save_models is true"
+    if value > 0 and cfg.pipeline.keep_models == "none":
+        return "0 unless pipeline.keep_models keeps models (deployed or all)"
     return None
 
 
