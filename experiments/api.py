@@ -43,5 +43,6 @@ def run(cfg: RunConfig, run_dir: str | Path) -> RunResult:
 
 
 def load_run(run_dir: str | Path) -> Run:
-    """A finished run directory: summary, overrides, metrics, registry, item exposure."""
+    """A finished run directory: summary, overrides, metrics, registry, item exposure, the
+    public item table (``.items``), the log (``.log(days)``) and saved models (``.model(v)``)."""
     return read_run(Path(run_dir))

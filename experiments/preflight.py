@@ -41,7 +41,7 @@ def check_command_line(args: Sequence[str]) -> None:
     args, dirs = split_config_dirs(args)
     overrides = [a for a in args if not a.startswith("-") and not a.startswith("hydra")]
     if not {"-m", "--multirun"} & set(args):
-        _refuse_sweep_presets(overrides)
+        _refuse_sweep_presets(overrides, dirs)
     for item in overrides:
         if item.startswith(("+", "~")):
             raise ConfigError(f"{item!r}: adding or deleting keys is not supported; every "
@@ -111,12 +111,13 @@ def check_job(overrides: list[str], config_dirs: Sequence[Path] = ()) -> RunConf
     return run_cfg
 
 
-def _refuse_sweep_presets(overrides: Sequence[str]) -> None:
+def _refuse_sweep_presets(overrides: Sequence[str], config_dirs: Sequence[Path] = ()) -> None:
     """A preset that declares a sweep, run without ``-m``, would silently run one job."""
     for item in overrides:
         key, _, name = item.partition("=")
-        preset = CONF_DIR / "experiment" / f"{name}.yaml"
-        if key != "experiment" or not preset.is_file():
+        presets = [d / "experiment" / f"{name}.yaml" for d in (*config_dirs, CONF_DIR)]
+        preset = next((p for p in presets if p.is_file()), None)
+        if key != "experiment" or preset is None:
             continue
         params = OmegaConf.select(OmegaConf.load(preset), "hydra.sweeper.params") or {}
         if params:

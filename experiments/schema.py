@@ -14,7 +14,7 @@ from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 from recloop.policies.registry import POLICIES, PluginError, plugin_config
 from recloop.sim.checks import POLICY_SLOTS, lookup
@@ -69,6 +69,9 @@ def plugin(slot: str, raw: dict[str, Any]) -> Any:
         return OmegaConf.to_object(OmegaConf.merge(schema, raw))
     except PluginError as err:
         raise ConfigError(f"{slot}.{err}") from None
+    except ConfigKeyError as err:
+        name = plugin_config(str(target)).__name__
+        raise ConfigError(f"{slot}.{err.full_key}: not a field of {name}") from None
     except OmegaConfBaseException as err:
         key = getattr(err, "full_key", None) or "?"
         first = str(getattr(err, "msg", None) or err).strip().splitlines()[0]

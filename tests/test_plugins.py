@@ -62,6 +62,7 @@ def test_a_plugin_is_typed_by_its_own_config_class_and_serves(plugin_dir: Path) 
 @pytest.mark.parametrize(("overrides", "message"), [
     (["policy.days_per_point=0"], r"^policy\.days_per_point=0\.0 is out of range: allowed"),
     (["policy.days_per_point=soon"], r"^policy\.days_per_point: .*soon"),
+    (["policy.days=3"], r"^policy\.days: "),
     (["policy._target_=nowhere.Newest"], r"^policy\._target_='nowhere\.Newest' cannot be"),
     (["policy._target_=newest.NewestConfig"], r"^policy\._target_=.* not a recloop Policy"),
     (["policy@shadow=newest", "shadow.days_per_point=-1"], r"^shadow\.days_per_point="),
@@ -72,6 +73,13 @@ def test_plugin_fields_and_target_are_checked_in_every_slot(
         plugin_dir: Path, overrides: list[str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         recloop.config("policy=newest", *overrides, config_dir="myconf")
+
+
+def test_a_yaml_field_the_config_class_lacks_is_named(plugin_dir: Path) -> None:
+    yaml = plugin_dir / "myconf" / "policy" / "newest.yaml"
+    yaml.write_text(yaml.read_text() + "days_per_pont: 2.0\n")
+    with pytest.raises(ConfigError, match=r"^policy\.days_per_pont: not a field of NewestConfig$"):
+        recloop.config("policy=newest", config_dir="myconf")
 
 
 def test_group_choices_include_the_users_folder_only_when_given(plugin_dir: Path) -> None:
