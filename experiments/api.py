@@ -24,9 +24,13 @@ from recloop.sim.config import RunConfig
 from recloop.sim.story import RunResult
 
 
-def config(*overrides: str) -> RunConfig:
-    """The default config with Hydra-style overrides (``"policy=als"``), checked."""
-    return check_job(list(overrides))
+def config(*overrides: str, config_dir: str | Path | None = None) -> RunConfig:
+    """The default config with Hydra-style overrides (``"policy=als"``), checked.
+
+    ``config_dir``: a folder of your own config groups searched after the packaged ones
+    (as ``recloop --config-dir``), e.g. ``policy/newest.yaml`` for a plug-in policy.
+    """
+    return check_job(list(overrides), [Path(config_dir)] if config_dir is not None else [])
 
 
 def run(cfg: RunConfig, run_dir: str | Path) -> RunResult:
@@ -39,5 +43,6 @@ def run(cfg: RunConfig, run_dir: str | Path) -> RunResult:
 
 
 def load_run(run_dir: str | Path) -> Run:
-    """A finished run directory: summary, overrides, metrics, registry, item exposure."""
+    """A finished run directory: summary, overrides, metrics, registry, item exposure, the
+    public item table (``.items``), the log (``.log(days)``) and saved models (``.model(v)``)."""
     return read_run(Path(run_dir))

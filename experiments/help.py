@@ -37,6 +37,7 @@ EXAMPLES = (
     "recloop -m policy.epsilon=0,0.05,0.1 seed=0,1,2  # a sweep: nine runs",
     "recloop -m experiment=exploration_fix         # a preset sweep (conf/experiment/)",
     "recloop-report multirun/<date>/<time>         # compare a sweep's runs",
+    "recloop --config-dir myconf policy=newest     # your own policy (README: Your own policy)",
 )
 
 

@@ -74,7 +74,7 @@ def _registry_traces(run: rl.Run, shown: set[str]) -> list[go.Scatter]:
             continue
         traces.append(go.Scatter(
             x=sub["night"], y=sub["version"], mode="markers", name=label, legendgroup=status,
-            showlegend=status not in shown, text=sub["problems"],
+            showlegend=status not in shown, text=sub["problems"].map("; ".join),
             marker={"symbol": symbol, "color": colour, "size": 10},
             hovertemplate="v%{y} night %{x}: " + label + "<br>%{text}<extra></extra>",
         ))

@@ -1,8 +1,8 @@
 """``recloop``: the Hydra entry point. Compose, check, simulate, write the run directory.
 
 A finished run directory holds ``config.yaml`` (resolved, with the seed actually used),
-``log/day=NNNN.parquet``, ``models/``, ``registry.parquet``, ``metrics.parquet``,
-``report.html`` and, written last, ``run.json`` with ``"status": "complete"``. A run that
+``log/day=NNNN.parquet``, ``items.parquet`` (the public item facts a policy may see),
+``models/``, ``registry.parquet``, ``metrics.parquet``, ``report.html`` and, written last, ``run.json`` with ``"status": "complete"``. A run that
 crashed leaves ``run.json`` with ``"status": "failed"``, one stopped by Ctrl-C with
 ``"interrupted"``; one without ``run.json`` is still running.
 """
@@ -18,6 +18,7 @@ from pathlib import Path
 import hydra
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import yaml
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
@@ -28,11 +29,13 @@ from recloop.experiments.data_match_report import data_match_blocks
 from recloop.experiments.help import help_text
 from recloop.experiments.preflight import CONF_DIR, check_command_line
 from recloop.experiments.report import write_report
-from recloop.experiments.schema import register_schemas
+from recloop.experiments.schema import register_schemas, run_config
+from recloop.policies.types import ItemMetadata
 from recloop.sim.atomic import atomic_path
 from recloop.sim.checks import validate
 from recloop.sim.config import ConfigError, RunConfig
 from recloop.sim.metrics.catalogue import CTR, TOP1_SHARE
+from recloop.sim.pipeline.registry import registry_table
 from recloop.sim.story import RunResult, simulate
 
 
@@ -54,13 +57,21 @@ def execute(cfg: RunConfig, run_dir: Path, resolved: DictConfig | None = None) -
     with atomic_path(run_dir / "metrics.parquet") as tmp:
         result.metrics.to_parquet(tmp, index=False)
     with atomic_path(run_dir / "registry.parquet") as tmp:
-        result.registry.to_parquet(tmp, index=False)
+        pq.write_table(registry_table(result.registry), tmp)
+    with atomic_path(run_dir / "items.parquet") as tmp:
+        item_table(result.world.metadata()).to_parquet(tmp, index=False)
     summary = run_summary(cfg, result, wall)
     banner, checks = data_match_blocks(run_dir, yaml.safe_load(config_text))
     write_report(result.metrics, run_dir / "report.html", f"recloop: {label}",
                  {k: str(v) for k, v in summary.items()}, lead=banner, extra=checks)
     write_text(run_dir / "run.json", json.dumps(summary, indent=2) + "\n")
     return result
+
+
+def item_table(items: ItemMetadata) -> pd.DataFrame:
+    """Every item's public facts, the ones a policy may see (nothing of the hidden world)."""
+    ids = np.arange(items.n_items, dtype=np.int32)
+    return pd.DataFrame({"item": ids, "genre": items.genre, "release_day": items.release_day})
 
 
 def run_summary(cfg: RunConfig, result: RunResult, wall: float) -> dict[str, object]:
@@ -135,9 +146,8 @@ def mean_ctr(metrics: pd.DataFrame) -> float:
 def main(cfg: DictConfig) -> float:
     """One job: Hydra has made the run directory; fill it."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    run_cfg = OmegaConf.to_object(cfg)
-    assert isinstance(run_cfg, RunConfig)
     try:
+        run_cfg = run_config(cfg)  # each job of a sweep types its plug-ins itself
         validate(run_cfg)
     except ConfigError as err:
         shutil.rmtree(run_dir, ignore_errors=True)  # nothing of value in it yet

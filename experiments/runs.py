@@ -22,8 +22,10 @@ import pyarrow.parquet as pq
 import yaml
 from tqdm.auto import tqdm
 
+from recloop.policies.base import Policy
 from recloop.sim.metrics.abtest import AB_ROWS
 from recloop.sim.metrics.catalogue import COVERAGE, CTR, GINI, GRAVEYARD, TOP1_SHARE, UTILITY
+from recloop.sim.pipeline.registry import load_model, read_registry
 from recloop.sim.shadow import SHADOW
 
 SEED_KEY = "seed"
@@ -52,6 +54,26 @@ class Run:
     exposure_total: np.ndarray  # impressions per item over the whole run
     variant: str = field(default="")
     config: dict = field(default_factory=dict)  # the run's config.yaml, as run
+    items: pd.DataFrame = field(default_factory=pd.DataFrame)  # item, genre, release_day
+
+    def log(self, days: Iterable[int] | None = None,
+            columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The impression log (and organic plays) of ``days`` (every logged day when None)."""
+        parts = sorted((self.path / "log").glob("day=*.parquet"))
+        if days is not None:
+            wanted = {int(d) for d in days}
+            parts = [p for p in parts if int(p.stem.partition("=")[2]) in wanted]
+        frames = [pd.read_parquet(p, columns=columns) for p in parts]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+    def model(self, version: int, arm: str | None = None) -> Policy:
+        """The saved model of ``version`` (of ``arm`` when the run has several)."""
+        reg = self.registry
+        rows = reg[(reg["version"] == version) & ((reg["arm"] == arm) if arm else True)]
+        if rows.empty or not rows["artifact"].iloc[0]:
+            raise FileNotFoundError(f"{self.path}: no saved model v{version}"
+                                    + (f" of arm {arm}" if arm else ""))
+        return load_model(self.path / rows["artifact"].iloc[0])
 
 
 def find_runs(root: Path) -> tuple[list[Path], list[Skipped]]:
@@ -182,11 +204,14 @@ def load_run(path: Path) -> Run:
     config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")) or {}
     n_items = int(config.get("catalog", {}).get("n_items", summary.get("items", 0)))
     registry_file = path / "registry.parquet"
-    registry = pd.read_parquet(registry_file) if registry_file.is_file() else pd.DataFrame()
+    registry = read_registry(registry_file) if registry_file.is_file() else pd.DataFrame()
+    items_file = path / "items.parquet"
+    items = pd.read_parquet(items_file) if items_file.is_file() else pd.DataFrame()
     final, total = item_exposure(path, n_items)
     metrics = pd.read_parquet(path / "metrics.parquet")
     overrides = run_overrides(path, summary)
-    return Run(path, summary, overrides, metrics, registry, n_items, final, total, config=config)
+    return Run(path, summary, overrides, metrics, registry, n_items, final, total, config=config,
+               items=items)
 
 
 def load_runs(paths: Sequence[Path]) -> tuple[list[Run], list[Skipped]]:

@@ -4,6 +4,10 @@ Each policy's config inherits ``PolicyConfig``, so exploration, diversity and fr
 be switched on for any recommender from the command line (``policy.epsilon=0.1``) and swept
 like any other field. The defaults switch every wrapper off; ``policies.registry`` reads
 these fields to build base → Diversify → FreshnessQuota → EpsilonGreedy.
+
+A plug-in policy (one that lives outside recloop) inherits ``PolicyConfig`` too, and its
+YAML names its class in ``_target_`` ("module.Class"); the class names its config class in
+its ``config`` attribute, so the same declared ranges are checked for it as for built-ins.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ class PolicyConfig:
     """Wrapper fields common to all policies; subclasses set ``name`` and add their own."""
 
     name: str = "policy"
+    # a plug-in policy's class, "module.Class"; empty for the built-ins, chosen by name
+    _target_: str = ""
     epsilon: float = ranged(0.0, UNIT)  # per-slot exploration probability (0 = off)
     # MMR weight on redundancy with what is already in the slate
     diversity: float = ranged(0.0, AtLeast(0))

@@ -132,8 +132,8 @@ def days_in_run(value: Any, cfg: RunConfig) -> str | None:
 
 def rollback_needs_models(value: Any, cfg: RunConfig) -> str | None:
     """Rolling back loads the previous model's saved artifact."""
-    if value > 0 and not cfg.pipeline.save_models:
-        return "0 unless pipeline.save_models is true"
+    if value > 0 and cfg.pipeline.keep_models == "none":
+        return "0 unless pipeline.keep_models keeps models (deployed or all)"
     return None
 
 
@@ -176,8 +176,10 @@ def validate(cfg: RunConfig) -> None:
 
 
 def policy_rules(prefix: str, policy: Any) -> dict[str, Check]:
-    """The rules of a policy config found at ``prefix``: its name, then its own fields'."""
-    return {f"{prefix}.name": one_of(*sorted(POLICIES)), **field_rules(policy, prefix)}
+    """The rules of a policy config found at ``prefix``: its name (a built-in's; a plug-in
+    names itself), then its own fields'."""
+    name = {} if getattr(policy, "_target_", "") else {f"{prefix}.name": one_of(*sorted(POLICIES))}
+    return name | field_rules(policy, prefix)
 
 
 def field_rules(node: Any, prefix: str = "", skip: tuple[str, ...] = ()) -> dict[str, Check]:

@@ -4,7 +4,7 @@ A policy's test module subclasses ``PolicyContract`` and supplies ``make_policy`
 mixin then checks the interface promised in ``policies/base.py``: slate shape and dtype,
 distinct items, no unreleased or watched items, ``-1`` padding only when too few items
 qualify, serving before any fit and after an empty fit, same seed ⇒ same slates, pickle
-round-trips, and batches larger than ``SCORE_CHUNK``.
+and model-file round-trips, and batches larger than ``SCORE_CHUNK``.
 
 The planted dataset is a checkerboard: two blocks of users × two blocks of items, users in
 block b only ever engage with items in block b, with a skewed (Zipf) popularity inside each
@@ -18,6 +18,7 @@ import os
 import pickle
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,7 @@ import scipy.sparse as sp
 
 from recloop.policies.base import SCORE_CHUNK, Policy
 from recloop.policies.types import ItemMetadata, ServeContext, Slates, TrainingWindow
+from recloop.sim.pipeline.artifacts import load_model, save_model
 
 N_USERS, N_ITEMS, BLOCKS = 60, 40, 2
 USERS_PER_BLOCK, ITEMS_PER_BLOCK = N_USERS // BLOCKS, N_ITEMS // BLOCKS
@@ -273,6 +275,14 @@ class PolicyContract:
         from_first = first.recommend(users, self.k, ctx)
         assert_same(from_first, second.recommend(users, self.k, ctx))
         assert_same(from_first, expected)
+
+    def test_model_file_round_trip(self, tmp_path: Path) -> None:
+        policy = self.fitted()
+        loaded = load_model(save_model(policy, tmp_path / "v0001"))
+        ctx = self.planted_context()
+        users = np.arange(N_USERS)
+        assert type(loaded) is type(policy)
+        assert_same(loaded.recommend(users, self.k, ctx), policy.recommend(users, self.k, ctx))
 
     def test_batch_larger_than_score_chunk(self) -> None:
         ctx = self.planted_context()

@@ -136,8 +136,8 @@ def test_bounds_protect_dtypes_memory_and_fault_days(override: str, field: str) 
 
 
 def test_rollback_without_saved_models_is_refused() -> None:
-    with pytest.raises(ConfigError, match="^pipeline.rollback_ctr_drop=.*save_models"):
-        check_job(["pipeline.rollback_ctr_drop=0.1", "pipeline.save_models=false"])
+    with pytest.raises(ConfigError, match="^pipeline.rollback_ctr_drop=.*keep_models"):
+        check_job(["pipeline.rollback_ctr_drop=0.1", "pipeline.keep_models=none"])
 
 
 

@@ -5,7 +5,6 @@ Statistical checks state their tolerance next to the assertion.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -73,7 +72,7 @@ def test_organic_plays_are_logged_apart_trained_on_and_never_reweighted(
     assert np.isfinite(metrics["ips_ctr_candidate"].iloc[-1])
     # the popular list learns from organic plays: the serving model counts them
     deployed = result.registry[result.registry.status == "deployed"].iloc[-1]
-    days = json.loads(deployed.train_days)
+    days = deployed.train_days
     model = result.policy().base
     window_plays = log[log.clicked & log.day.isin(days)].groupby("item").size()
     assert model.counts_[window_plays.index].sum() == window_plays.sum()

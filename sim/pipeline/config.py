@@ -13,7 +13,7 @@ class PipelineConfig:
     """How the nightly job decides what serves tomorrow (see the module docstring).
 
     A rollback loads the previous model's artifact, so ``rollback_ctr_drop > 0`` needs
-    ``save_models``; ``sim/checks.py`` holds that rule.
+    ``keep_models`` other than ``none``; ``sim/checks.py`` holds that rule.
     """
 
     gate: bool = True
@@ -32,5 +32,7 @@ class PipelineConfig:
     refit_after_gate: bool = True  # a passing candidate learns days < d (Policy.refit), then deploys
     # 0 = off; else roll back a new model whose CTR falls this much
     rollback_ctr_drop: float = ranged(0.0, UNIT)
-    save_models: bool = True  # keep every candidate's artifact under models/
+    # which candidates' artifacts stay under models/: those deployed (what a rollback and a
+    # trace need), every trained one (the gate's rejects too) or none
+    keep_models: str = ranged("deployed", one_of("deployed", "all", "none"))
     validation: ValidationConfig = field(default_factory=ValidationConfig)

@@ -96,7 +96,7 @@ class NightlyJob:
             self.judge.judge(rec, candidate, honest, day - 1, shape, k, eval_ctx)
         if rec.gate_passed is False:
             rec.status = "rejected"
-            return self._keep(rec)
+            return self._keep(rec, candidate if self.cfg.keep_models == "all" else None)
         if not gated:
             self._note(rec, self._fit(candidate, day, shape))
         elif self.cfg.refit_after_gate:
@@ -150,13 +150,14 @@ class NightlyJob:
         rec.data_version, rec.train_days = window.data_version, list(window.days)
 
     def _deploy(self, rec: ModelRecord, candidate: Policy) -> NightOutcome:
-        self.registry.record(rec, candidate if self.cfg.save_models else None)
+        self.registry.record(rec, candidate if self.cfg.keep_models != "none" else None)
         self.registry.promote(rec.version)
         self.state.model = candidate
         return NightOutcome(rec, candidate)
 
-    def _keep(self, rec: ModelRecord) -> NightOutcome:
-        """Record a night that changes nothing: production keeps serving."""
-        self.registry.record(rec)
+    def _keep(self, rec: ModelRecord, candidate: Policy | None = None) -> NightOutcome:
+        """Record a night that changes nothing (with the rejected ``candidate``'s artifact
+        when it is kept): production keeps serving."""
+        self.registry.record(rec, candidate)
         assert self.state.model is not None, "the first night must deploy a model"
         return NightOutcome(rec, self.state.model)
