@@ -7,6 +7,7 @@ the metrics table, a persistent holdout its monitor, and the churn model its das
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,9 @@ def churn_learner(service: Service) -> ChurnLearner:
 def _job(service: Service, make: PolicyFactory, models: Path, rng: np.random.Generator,
          arm: str | None) -> tuple[NightlyJob, PipelineState]:
     cfg, pipeline = service.cfg, PipelineState.start(rng)
-    job = NightlyJob(cfg.pipeline, cfg.train, cfg.complete_at, service.log, models, pipeline,
+    # random slates have nothing to gate: judging them would only log a rejection a night
+    nightly = replace(cfg.pipeline, gate=False) if arm == HOLDOUT else cfg.pipeline
+    job = NightlyJob(nightly, cfg.train, cfg.complete_at, service.log, models, pipeline,
                      make, arm=arm)
     return job, pipeline
 
