@@ -87,7 +87,8 @@ def build_engine(cfg: RunConfig, world: World, streams: Streams, state: RunState
     elif len(serving) > 1:
         closers.append(ABReadout(by_name[CONTROL], by_name[TREATMENT], cfg.ab.share))
     if cfg.churn_model.enabled:
-        closers.append(ChurnDashboard(churn_learner(service), service))
+        closers.append(ChurnDashboard(churn_learner(service), service,
+                                      Path(run_dir) / "churn_registry.parquet"))
     if cfg.shadow is not None:
         shadow = shadow_arm(service, streams, run_dir)
         arms.append(shadow)

@@ -5,7 +5,9 @@ Every midnight, after the day's partition is sealed, the churn learner
 in the lookback) as of tomorrow. This closer then looks behind the curtain: it splits the
 scored users by their hidden segment and puts next to their mean predicted risk the same
 users' *true* risk of no activity in the next N days, and next to that the day's true
-churn and the true segment sizes. Nothing here flows back: no arm, policy or learner
+churn and the true segment sizes. Each fit's record (the dates and data version it read,
+its held-out AUC, Brier score and calibration) goes to ``churn_registry.parquet`` in the
+run directory. Nothing here flows back: no arm, policy or learner
 reads the dashboard (``tests/test_churn.py`` checks that a run's log is the same with it
 on or off).
 
@@ -20,12 +22,14 @@ back (1). Otherwise with λ visits a day (Poisson) and churn hazard h:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from recloop.agents.population import SEGMENT_NAMES
 from recloop.agents.users import churn_probability
 from recloop.agents.visits import visit_rate
-from recloop.sim.churn_model import NAN, ChurnLearner, ChurnRecord
+from recloop.sim.churn_model import NAN, ChurnLearner, ChurnRecord, write_registry
 from recloop.sim.metrics.catalogue import churn_values
 from recloop.sim.metrics.churn import CHURN_ROWS, ChurnDay
 from recloop.sim.service import Service
@@ -48,12 +52,15 @@ class ChurnDashboard:
 
     name = CHURN_ROWS
 
-    def __init__(self, learner: ChurnLearner, service: Service) -> None:
-        self.learner, self.service = learner, service
+    def __init__(self, learner: ChurnLearner, service: Service, registry: Path) -> None:
+        """``registry``: where every fit's record is kept (``churn_registry.parquet``)."""
+        self.learner, self.service, self.registry = learner, service, registry
 
     def close_day(self, day: int) -> dict[str, float]:
         """Fit and judge on days <= ``day``, score tomorrow's base, set it beside the truth."""
         rec = self.learner.night(day)
+        if rec is not None:
+            write_registry(self.learner.records, self.registry)
         users, predicted = self.learner.score(day + 1)
         return churn_values(self._day(users, predicted, rec))
 

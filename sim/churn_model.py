@@ -21,15 +21,18 @@ score and calibration need; the dependency is already there for the two-stage ra
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from recloop.conf.ranges import AtLeast, Between, ranged
+from recloop.sim.atomic import atomic_path
 from recloop.sim.churn_features import ActivityReader
 from recloop.sim.eventlog import EventLog
 
@@ -133,6 +136,14 @@ class ChurnLearner:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         users, x = self.reader.features(date, self.cfg.lookback_days)
         return users, self.risk(x)
+
+
+def write_registry(records: list[ChurnRecord], path: Path) -> None:
+    """Every fit so far as one Parquet table, replaced atomically: version, night, the
+    dates and data version it read, its held-out metrics, its status."""
+    frame = pd.DataFrame([asdict(rec) for rec in records])
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
 
 
 def judge(churned: np.ndarray, risk: np.ndarray) -> tuple[float, float, float]:

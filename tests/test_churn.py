@@ -265,6 +265,10 @@ def test_a_small_run_writes_the_dashboard_and_the_monitor(
     np.testing.assert_array_equal(sizes.to_numpy(), active.groupby("day").value.sum().to_numpy())
     monitor = m[m.arm == HOLDOUT_ROWS].pivot(index="day", columns="metric", values="value")
     assert len(monitor) == 8 and monitor["holdout_alarm"].isin([0, 1]).all()
+    registry = pd.read_parquet(tmp_path / "churn_registry.parquet")
+    assert registry.night.tolist() == list(range(first_fit, 8))
+    assert registry.auc.to_numpy() == pytest.approx(fitted[CHURN_AUC].to_numpy())
+    assert registry.data_version.nunique() == len(registry)  # every night read new data
     share = result.state.arms[HOLDOUT].members.mean()  # type: ignore[union-attr]
     assert abs(share - 0.1) < 4 * np.sqrt(0.09 / result.state.shape[0])
 
