@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from recloop.policies.base import Policy
 from recloop.sim.metrics.abtest import AB_ROWS
 from recloop.sim.metrics.catalogue import COVERAGE, CTR, GINI, GRAVEYARD, TOP1_SHARE, UTILITY
+from recloop.sim.metrics.churn import CHURN_ROWS, HOLDOUT_ROWS
 from recloop.sim.pipeline.registry import load_model, read_registry
 from recloop.sim.shadow import SHADOW
 
@@ -229,7 +230,8 @@ def load_runs(paths: Sequence[Path]) -> tuple[list[Run], list[Skipped]]:
 
 HEADLINE_METRICS: tuple[str, ...] = (GINI, TOP1_SHARE, COVERAGE, CTR, UTILITY, GRAVEYARD)
 FINAL_DAYS = 10  # headline numbers average the last days: single days are noisy
-NOT_SERVING = (AB_ROWS, SHADOW)  # metric-table arms that serve nobody: tests and shadows
+# metric-table arms that serve nobody: tests, shadows, the holdout monitor, the churn dashboard
+NOT_SERVING = (AB_ROWS, SHADOW, HOLDOUT_ROWS, CHURN_ROWS)
 
 
 def combined_metrics(runs: Sequence[Run]) -> pd.DataFrame:

@@ -2,11 +2,12 @@
 
 Every serving arm gets its own nightly job, registry and server; a shadow gets the same
 pieces and serves nobody; an A/B test adds a readout between the arms and the shadow in
-the metrics table. Streams are named, so building order never changes a random number.
+the metrics table, a persistent holdout its monitor, and the churn model its dashboard. Streams are named, so building order never changes a random number.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +15,18 @@ import numpy as np
 
 from recloop.agents.users import UserState
 from recloop.policies.base import Policy
-from recloop.policies.registry import make_policy
+from recloop.policies.registry import POLICIES, make_policy
 from recloop.sim.ab_readout import ABReadout
-from recloop.sim.assignment import CONTROL, TREATMENT, arm_plan
+from recloop.sim.assignment import CONTROL, HOLDOUT, TREATMENT, arm_plan
+from recloop.sim.churn_dashboard import ChurnDashboard
+from recloop.sim.churn_features import ActivityReader
+from recloop.sim.churn_model import ChurnLearner
 from recloop.sim.config import RunConfig
 from recloop.sim.engine import Closer, Engine
 from recloop.sim.eventlog import EventLog
 from recloop.sim.faults import Outages
 from recloop.sim.fidelity import fidelity_sample
+from recloop.sim.holdout import HoldoutReadout
 from recloop.sim.pipeline.nightly import NightlyJob, PolicyFactory
 from recloop.sim.pipeline.state import PipelineState
 from recloop.sim.rounds import Arm
@@ -75,9 +80,15 @@ def build_engine(cfg: RunConfig, world: World, streams: Streams, state: RunState
                for name, members in plan.items()]
     arms: list[Arm] = list(serving)
     closers: list[Closer] = list(serving)
-    if len(serving) > 1:
-        by_name = {arm.name: arm.state for arm in serving}
+    by_name = {arm.name: arm.state for arm in serving}
+    if HOLDOUT in by_name:
+        closers.append(HoldoutReadout(by_name[cfg.arm], by_name[HOLDOUT], service,
+                                      cfg.churn_model))
+    elif len(serving) > 1:
         closers.append(ABReadout(by_name[CONTROL], by_name[TREATMENT], cfg.ab.share))
+    if cfg.churn_model.enabled:
+        closers.append(ChurnDashboard(churn_learner(service), service,
+                                      Path(run_dir) / "churn_registry.parquet"))
     if cfg.shadow is not None:
         shadow = shadow_arm(service, streams, run_dir)
         arms.append(shadow)
@@ -85,10 +96,20 @@ def build_engine(cfg: RunConfig, world: World, streams: Streams, state: RunState
     return Engine(service, arms, closers)
 
 
+def churn_learner(service: Service) -> ChurnLearner:
+    """The churn-risk model: the log, the catalog's public genres, nothing hidden."""
+    cfg, log = service.cfg, service.log
+    reader = ActivityReader(log, service.world.metadata().genre, service.state.shape[0],
+                            cfg.complete_at, cfg.churn_model.popular_share)
+    return ChurnLearner(cfg.churn_model, reader, log)
+
+
 def _job(service: Service, make: PolicyFactory, models: Path, rng: np.random.Generator,
          arm: str | None) -> tuple[NightlyJob, PipelineState]:
     cfg, pipeline = service.cfg, PipelineState.start(rng)
-    job = NightlyJob(cfg.pipeline, cfg.train, cfg.complete_at, service.log, models, pipeline,
+    # random slates have nothing to gate: judging them would only log a rejection a night
+    nightly = replace(cfg.pipeline, gate=False) if arm == HOLDOUT else cfg.pipeline
+    job = NightlyJob(nightly, cfg.train, cfg.complete_at, service.log, models, pipeline,
                      make, arm=arm)
     return job, pipeline
 
@@ -102,11 +123,14 @@ def serving_arm(service: Service, name: str, members: np.ndarray, streams: Strea
                 run_dir: Path, n_arms: int) -> ServingArm:
     """One arm of the plan: its models under ``models/`` (``models/<arm>/`` in a test)."""
     cfg, world = service.cfg, service.world
-    policy_cfg, stream = (cfg.ab.treatment, "treatment") if name == TREATMENT else (cfg.policy,
-                                                                                   "policy")
+    policy_cfg, stream = {TREATMENT: (cfg.ab.treatment, "treatment"),
+                          HOLDOUT: (POLICIES["random"].config(), "holdout")}.get(
+                              name, (cfg.policy, "policy"))
     models = Path(run_dir) / "models" if n_arms == 1 else Path(run_dir) / "models" / name
-    rng = streams.rng("pipeline" if cfg.ab.treatment is None else f"pipeline/{name}")
-    own = name if cfg.ab.training == "per_arm" and n_arms > 1 else None
+    pooled_stream = cfg.ab.treatment is None and name != HOLDOUT  # production's, unchanged
+    rng = streams.rng("pipeline" if pooled_stream else f"pipeline/{name}")
+    per_arm = cfg.ab.training == "per_arm" or cfg.churn_model.holdout_share > 0
+    own = name if per_arm and n_arms > 1 else None
     job, pipeline = _job(service, factory(service, streams, policy_cfg, stream), models, rng,
                          own)
     n_items = world.catalog.n_items

@@ -2,7 +2,9 @@
 
 Every run has at least one arm. Without an A/B test it is the single arm ``cfg.arm`` serving
 everyone. With one, a seeded hash of the user id splits the population between ``control``
-(the run's ``policy``) and ``treatment`` (``ab.treatment``). What each arm then owns is
+(the run's ``policy``) and ``treatment`` (``ab.treatment``); with a persistent holdout
+(``churn_model.holdout_share``), a hash with its own salt sends that share to ``holdout``,
+served random slates. What each arm then owns is
 ``sim/serving_arm.py``'s business.
 """
 
@@ -15,6 +17,7 @@ import numpy as np
 from recloop.sim.config import RunConfig
 
 CONTROL, TREATMENT = "control", "treatment"
+HOLDOUT = "holdout"  # the persistent holdout's arm (``sim/holdout.py``)
 
 
 def assign_treatment(n_users: int, share: float, salt: str, entropy: int) -> np.ndarray:
@@ -36,6 +39,11 @@ def assign_treatment(n_users: int, share: float, salt: str, entropy: int) -> np.
 def arm_plan(cfg: RunConfig, n_users: int, entropy: int) -> dict[str, np.ndarray]:
     """Arm name → member mask; arms without members are left out."""
     everyone = np.ones(n_users, dtype=bool)
+    holdout = cfg.churn_model.holdout_share
+    if cfg.ab.treatment is None and holdout > 0:  # sim/checks.py: never both
+        held = assign_treatment(n_users, holdout, cfg.churn_model.holdout_salt, entropy)
+        return {name: members for name, members in {cfg.arm: ~held, HOLDOUT: held}.items()
+                if members.any()}
     if cfg.ab.treatment is None:
         return {cfg.arm: everyone}
     treated = assign_treatment(n_users, cfg.ab.share, cfg.ab.salt, entropy)

@@ -85,9 +85,29 @@ def needs_explorer(value: Any, cfg: RunConfig) -> str | None:
     return None
 
 
+RESERVED_ARMS = ("ab", "shadow", "holdout", "holdout_monitor", "churn")
+
+
 def not_reserved(value: Any, cfg: RunConfig) -> str | None:
-    """``ab`` and ``shadow`` label the test's and the shadow's rows in the metrics table."""
-    return "a name other than ab or shadow" if value in ("ab", "shadow") else None
+    """These label the test's, the shadow's, the holdout's and the churn dashboard's rows."""
+    return "a name other than " + ", ".join(RESERVED_ARMS) if value in RESERVED_ARMS else None
+
+
+def holdout_without_ab(value: Any, cfg: RunConfig) -> str | None:
+    """The holdout is a split of its own: with an A/B test the arms would overlap."""
+    return "0 while an A/B test runs (ab.treatment set)" if value > 0 and \
+        cfg.ab.treatment is not None else None
+
+
+def churn_fit_in_run(value: Any, cfg: RunConfig) -> str | None:
+    """The first fit needs ``min_train_dates`` labelled dates and one held out: without
+    enough days the switch would silently record nothing but the truth."""
+    churn = cfg.churn_model
+    need = churn.label_days + value + 1
+    if churn.enabled and cfg.days < need:
+        return f"at most {cfg.days - churn.label_days - 1} for days={cfg.days} " \
+            f"(a fit needs days >= label_days + min_train_dates + 1 = {need})"
+    return None
 
 
 def leak_has_a_target(value: Any, cfg: RunConfig) -> str | None:
@@ -149,6 +169,8 @@ CROSS_FIELD: dict[str, Check] = {  # checked after the field's own declared rang
     "faults.failed_nights": nights_after_first,
     "faults.log_loss_days": days_in_run,
     "controller.adaptive_epsilon": needs_explorer,
+    "churn_model.holdout_share": holdout_without_ab,
+    "churn_model.min_train_dates": churn_fit_in_run,
 }
 
 

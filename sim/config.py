@@ -14,6 +14,7 @@ from typing import Any, Optional
 from recloop.agents.catalog import CatalogConfig
 from recloop.agents.users import UsersConfig
 from recloop.conf.ranges import MAX_DAYS, UNIT, Between, one_of, ranged
+from recloop.sim.churn_model import ChurnModelConfig
 from recloop.sim.controllers import ControllerConfig
 from recloop.sim.faults import FaultConfig
 from recloop.sim.pipeline.config import PipelineConfig
@@ -72,3 +73,5 @@ class RunConfig:
     controller: ControllerConfig = field(default_factory=ControllerConfig)
     ab: ABConfig = field(default_factory=ABConfig)
     shadow: Any = None  # a policy config ranking every request unseen: policy@shadow=<name>
+    # a churn-risk model trained on the log, its dashboard and a holdout monitor (off)
+    churn_model: ChurnModelConfig = field(default_factory=ChurnModelConfig)

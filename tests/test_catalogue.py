@@ -15,7 +15,8 @@ from recloop.experiments.report import build_report_html
 from recloop.sim.config import RunConfig
 from recloop.sim.metrics.abtest import AB_ROWS
 from recloop.sim.metrics.catalogue import CATALOGUE
-from recloop.sim.metrics.metric import AB, ARM, SHADOW
+from recloop.sim.metrics.churn import CHURN_ROWS, HOLDOUT_ROWS
+from recloop.sim.metrics.metric import AB, ARM, CHURN, HOLDOUT, SHADOW
 from recloop.sim.shadow import SHADOW as SHADOW_ARM
 from recloop.sim.story import simulate
 
@@ -23,13 +24,19 @@ from recloop.sim.story import simulate
 EVERY_ROW = ("days=3", "policy=popular", "policy@ab.treatment=popular", "ab.share=0.5",
              "policy@shadow=popular", "policy.epsilon=0.1", "ab.treatment.epsilon=0.1",
              "controller.adaptive_epsilon=true")
-ROW_KIND = {AB_ROWS: AB, SHADOW_ARM: SHADOW}  # any other arm label is a serving arm's row
+# the churn dashboard and the holdout monitor (a holdout excludes an A/B test): a second run
+CHURN_ROWS_ON = ("days=3", "policy=popular", "churn_model.enabled=true",
+                 "churn_model.label_days=1", "churn_model.min_train_dates=1",
+                 "churn_model.holdout_share=0.2")
+ROW_KIND = {AB_ROWS: AB, SHADOW_ARM: SHADOW, CHURN_ROWS: CHURN, HOLDOUT_ROWS: HOLDOUT}
+# any other arm label is a serving arm's row
 
 
 @pytest.fixture
 def metrics(small_config: Callable[..., RunConfig], tmp_path: Path) -> pd.DataFrame:
-    """The metrics table of a short run with every kind of row."""
-    return simulate(small_config(*EVERY_ROW), tmp_path).metrics
+    """The metrics tables of two short runs that between them have every kind of row."""
+    return pd.concat([simulate(small_config(*rows), tmp_path / str(i)).metrics
+                      for i, rows in enumerate((EVERY_ROW, CHURN_ROWS_ON))], ignore_index=True)
 
 
 def test_a_run_writes_declared_metrics_on_the_rows_that_declare_them(
@@ -37,7 +44,7 @@ def test_a_run_writes_declared_metrics_on_the_rows_that_declare_them(
 ) -> None:
     kinds = metrics["arm"].map(lambda arm: ROW_KIND.get(arm, ARM))
     written = set(zip(kinds, metrics["metric"], strict=True))
-    assert {kind for kind, _ in written} == {ARM, AB, SHADOW}
+    assert {kind for kind, _ in written} == {ARM, AB, SHADOW, CHURN, HOLDOUT}
     undeclared = sorted({m for _, m in written if m not in CATALOGUE})
     assert not undeclared, f"written but not declared: {undeclared}"
     declared = {(kind, m.name) for m in CATALOGUE.metrics.values() for kind in m.rows}

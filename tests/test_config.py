@@ -180,7 +180,7 @@ def test_checks_cover_every_arm_and_reserve_table_labels() -> None:
                    "controller.adaptive_epsilon=true"])
     check_job(["policy@ab.treatment=als", "ab.treatment.epsilon=0.1", "ab.share=1.0",
                "controller.adaptive_epsilon=true"])
-    for name in ("ab", "shadow"):
+    for name in ("ab", "shadow", "holdout", "holdout_monitor", "churn"):
         with pytest.raises(ConfigError, match=f"^arm='{name}' is out of range"):
             check_job([f"arm={name}"])
 
@@ -393,7 +393,7 @@ def test_ranges_module_needs_only_the_standard_library() -> None:
 
 CONFIG_MODULES = [f"recloop.{name}" for name in (
     "sim.config", "sim.checks", "sim.faults", "sim.controllers", "sim.serving", "sim.traffic",
-    "sim.window", "sim.pipeline.validation", "sim.pipeline.config")]
+    "sim.window", "sim.pipeline.validation", "sim.pipeline.config", "sim.churn_model")]
 FRESH_IMPORTS = """
 import importlib, sys
 for name in sys.argv[1:]:

@@ -13,14 +13,15 @@ from recloop.sim.story import simulate
 
 PRESETS = group_options("experiment")
 SMALL = ["users=small", "catalog=small", "days=3", "progress=false"]
-# fault nights must fall inside a 3-day run
-FIT_TO_THREE_DAYS = {"fault_tolerance": ["faults.failed_nights=[1]", "faults.log_loss_days=[1]"]}
+# fault nights and the churn model's first fit must fall inside a 3-day run
+FIT_TO_THREE_DAYS = {"fault_tolerance": ["faults.failed_nights=[1]", "faults.log_loss_days=[1]"],
+                     "indirect_loop": ["churn_model.label_days=1", "churn_model.min_train_dates=1"]}
 
 
 def test_the_documented_presets_exist() -> None:
     expected = {"popularity_concentration", "exploration_fix", "diversity_fix",
                 "offline_vs_online", "batch_vs_realtime", "clickbait", "fault_tolerance",
-                "ab_interference", "leakage"}
+                "ab_interference", "leakage", "indirect_loop"}
     assert expected <= set(PRESETS)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 ARM, AB, SHADOW = "arm", "ab", "shadow"  # the kinds of row in the metrics table
+CHURN, HOLDOUT = "churn", "holdout"  # the churn dashboard's and the holdout monitor's rows
 Compute = Callable[[Any], float | None]  # None: the metric has no value in this row today
 
 
