@@ -30,7 +30,7 @@ import pyarrow.dataset as ds
 from scipy import stats
 
 from recloop.agents.datasets import RatingData
-from recloop.experiments.runs import lorenz_curve, lorenz_gini
+from recloop.experiments.lorenz import lorenz_curve, lorenz_gini
 
 THRESHOLDS: dict[str, float] = {
     "item popularity": 0.15,  # max gap between Lorenz curves

@@ -25,6 +25,7 @@ from recloop.experiments import runs as rl
 from recloop.experiments.abreport import ab_blocks
 from recloop.experiments.data_match_report import data_match_blocks
 from recloop.experiments.headline import sweep_headline_html, sweep_stories
+from recloop.experiments.lorenz import lorenz_curve, lorenz_gini, mean_lorenz
 from recloop.experiments.panels import not_shown_html
 from recloop.experiments.parameters import parameter_figure, summary_table
 from recloop.experiments.plotlyjs import INLINE, SHARED, write_plotlyjs
@@ -68,11 +69,11 @@ def lorenz_figure(
                                  line={"color": "#999", "dash": "dash"}, legend=legend),
                       row=1, col=col)
         for variant in order:
-            curves = [rl.lorenz_curve(getattr(r, attr)) for r in runs if r.variant == variant]
-            x, y = rl.mean_lorenz(curves)
+            curves = [lorenz_curve(getattr(r, attr)) for r in runs if r.variant == variant]
+            x, y = mean_lorenz(curves)
             fig.add_trace(go.Scatter(
                 x=x, y=y, mode="lines", legend=legend, line={"color": colours[variant]},
-                name=f"{variant} (Gini {rl.lorenz_gini(x, y):.3f})",
+                name=f"{variant} (Gini {lorenz_gini(x, y):.3f})",
             ), row=1, col=col)
     fig.update_xaxes(title_text="share of items, least shown first", range=[0, 1])
     fig.update_yaxes(title_text="share of impressions", range=[0, 1])

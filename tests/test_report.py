@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from plotly.offline import get_plotlyjs
 
+from recloop.experiments.lorenz import lorenz_curve, lorenz_gini, mean_lorenz
 from recloop.experiments.report import (
     OTHER_SECTION,
     build_figures,
@@ -25,9 +26,6 @@ from recloop.experiments.runs import (
     assign_variants,
     combined_metrics,
     final_means,
-    lorenz_curve,
-    lorenz_gini,
-    mean_lorenz,
     natural_key,
     parse_overrides,
     seed_bands,
