@@ -8,15 +8,17 @@ that the findings need. Each finding becomes one number per setting and seed who
 - **concentration**: top-1% share of impressions under most popular minus under random
   (positive: popularity feeds on itself);
 - **exploration, coverage**: catalog coverage of ALS with ε = 0.05 minus without;
-- **exploration, CTR**: CTR of ALS with ε = 0.05 minus without (README reports its sign);
+- **exploration, CTR**: CTR of ALS with ε = 0.05 minus without (positive: exploration
+  raises CTR in a world of users who tire of what they passed over);
 - **offline ≠ online**: 1 − Kendall's τ between the four learners' offline NDCG and their
   CTR (positive: offline evaluation orders them differently from users);
 - **pooled A/B bias**: the pooled test's CTR effect minus the true global effect
   (all-treatment CTR minus all-control CTR); positive: the test understates a loss.
 
-A setting *holds* a finding when the mean over seeds has the centre's sign, *flips* it when
-it has the other sign by more than two standard errors, and is *unclear* otherwise. A
-one-at-a-time design, not a variance-based one (SALib's Sobol indices): the question is
+Each finding states the sign README claims for it. A setting *holds* the finding when the
+mean over seeds has that sign by more than two standard errors, *flips* it when it has the
+other sign by as much, and is *unclear* otherwise (the centre included: a finding the
+centre does not show is unclear there, not taken as the reference). A one-at-a-time design, not a variance-based one (SALib's Sobol indices): the question is
 whether a sign survives each change, and Sobol would need thousands of runs per finding
 for indices nobody asked for.
 """
@@ -40,10 +42,11 @@ LEARNERS = ("popular", "als", "item_knn", "bpr")
 
 @dataclass(frozen=True)
 class Finding:
-    """A headline finding as a signed effect: its name, what it reads, how it is computed."""
+    """A headline finding as a signed effect: its name, what it reads, the sign it claims."""
 
     name: str
     meaning: str
+    sign: int = 1
 
 
 FINDINGS: tuple[Finding, ...] = (
@@ -124,12 +127,12 @@ def _pooled_bias(probes: dict[str, Run]) -> float:
 
 
 def verdicts(per_seed: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
-    """Mean ± s.e. over seeds per (setting, finding) and whether the centre's sign holds."""
+    """Mean ± s.e. over seeds per (setting, finding) and whether the claimed sign holds."""
     stats = (per_seed.dropna(subset=["effect"]).groupby(["setting", "finding"])["effect"]
              .agg(mean="mean", sd="std", n="count").reset_index())
     stats["se"] = (stats["sd"] / np.sqrt(stats["n"])).fillna(0.0)
-    centre = stats[stats["setting"] == CENTRE].set_index("finding")["mean"]
-    stats["verdict"] = [_verdict(row, centre.get(row.finding, np.nan))
+    signs = {f.name: f.sign for f in FINDINGS}
+    stats["verdict"] = [verdict(row.mean, row.se, signs.get(row.finding, 1))
                         for row in stats.itertuples()]
     rank = {s: i for i, s in enumerate(order)}
     stats = stats.sort_values(["finding", "setting"],
@@ -137,13 +140,11 @@ def verdicts(per_seed: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
     return stats.drop(columns="sd").reset_index(drop=True)
 
 
-def _verdict(row: object, centre: float) -> str:
-    mean, se = row.mean, row.se  # type: ignore[attr-defined]
-    if np.isnan(centre) or centre == 0:
+def verdict(mean: float, se: float, sign: int) -> str:
+    """'holds', 'flips' or 'unclear': the mean's sign, when it is clear of zero by 2 s.e."""
+    if np.isnan(mean) or abs(mean) <= 2 * se or mean == 0:
         return "unclear"
-    if np.sign(mean) == np.sign(centre):
-        return "holds"
-    return "flips" if abs(mean) > 2 * se else "unclear"
+    return "holds" if np.sign(mean) == sign else "flips"
 
 
 def survival(table: pd.DataFrame) -> pd.DataFrame:

@@ -32,8 +32,8 @@ def sensitivity_blocks(runs: Sequence[Run]) -> list[tuple[str, str, go.Figure | 
                f"'{sv.CENTRE}'), {int(seeds.min()) if len(seeds) else 0}–"
                f"{int(seeds.max()) if len(seeds) else 0} seeds each, findings read as the mean "
                f"of the last {sv.LATE_DAYS} days. A setting holds a finding when the mean over "
-               "seeds has the centre's sign, flips it when it has the other sign by more than "
-               "2 s.e., and is unclear otherwise.")
+               "seeds has the sign the finding claims by more than 2 s.e., flips it when it has "
+               "the other sign by as much, and is unclear otherwise.")
     return [
         ("Which findings survive", caption, _html_table(sv.survival(table))),
         ("Effects by setting", "Mean over seeds ± 2 s.e.; the dashed line is zero.",

@@ -47,9 +47,9 @@ def world(setting: str, seed: int, popular_top1: float, ab_estimate: float) -> l
 def sweep() -> list[Run]:
     runs: list[Run] = []
     for seed in range(3):
-        runs += world("base", seed, popular_top1=0.6, ab_estimate=0.015)
-        runs += world("items_double", seed, popular_top1=0.01, ab_estimate=0.015)  # flips
-        runs += world("drift_off", seed, popular_top1=0.5, ab_estimate=0.025)  # bias flips
+        runs += world("base", seed, popular_top1=0.6, ab_estimate=0.025)
+        runs += world("items_double", seed, popular_top1=0.01, ab_estimate=0.025)  # flips
+        runs += world("drift_off", seed, popular_top1=0.5, ab_estimate=0.015)  # bias flips
     return runs
 
 
@@ -60,7 +60,7 @@ def test_effects_are_the_planted_differences(sweep: list[Run]) -> None:
     assert base["exploration: coverage"] == pytest.approx(0.6)
     assert base["exploration: CTR"] == pytest.approx(0.002)
     assert base["offline ≠ online"] == pytest.approx(2.0)  # offline order is CTR's reversed
-    assert base["pooled A/B bias"] == pytest.approx(0.015 - 0.02)
+    assert base["pooled A/B bias"] == pytest.approx(0.025 - 0.02)
 
 
 def test_verdicts_name_where_a_sign_flips(sweep: list[Run]) -> None:
@@ -74,12 +74,14 @@ def test_verdicts_name_where_a_sign_flips(sweep: list[Run]) -> None:
     assert summary.loc["exploration: coverage", "flips"] == 0
 
 
-def test_a_sign_within_two_standard_errors_is_unclear() -> None:
+def test_a_sign_within_two_standard_errors_is_unclear_at_the_centre_too() -> None:
     per_seed = pd.DataFrame({"setting": ["base"] * 3 + ["x"] * 3, "seed": list("012") * 2,
                              "finding": ["concentration"] * 6,
-                             "effect": [1.0, 1.1, 0.9, 0.5, -0.9, -0.1]})
+                             "effect": [0.5, -0.9, -0.1, 1.0, 1.1, 0.9]})
     table = sv.verdicts(per_seed, ["base", "x"]).set_index("setting")
-    assert table.loc["x", "verdict"] == "unclear"  # mean −0.17, s.e. 0.41
+    assert table.loc["base", "verdict"] == "unclear"  # mean −0.17, s.e. 0.41
+    assert table.loc["x", "verdict"] == "holds"  # the claimed sign, clear of zero
+    assert sv.verdict(-0.3, 0.1, 1) == "flips" and sv.verdict(0.3, 0.2, -1) == "unclear"
 
 
 def test_the_report_section_renders(sweep: list[Run]) -> None:
