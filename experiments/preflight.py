@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from recloop import conf
+from recloop.experiments.override_checks import check_overrides
 from recloop.experiments.schema import register_schemas
 from recloop.sim.checks import validate
 from recloop.sim.config import ConfigError, RunConfig
@@ -58,6 +59,8 @@ def expand_sweep(overrides: Sequence[str]) -> Iterator[list[str]]:
     for override in parsed:
         key = override.get_key_element()
         values = override.sweep_string_iterator() if override.is_sweep_override() else None
+        if values is not None and not (values := list(values)):
+            raise ConfigError(f"{override.input_line}: the sweep is empty, so no job would run")
         choices.append([f"{key}={v}" for v in values] if values else [str(override.input_line)])
     for combo in itertools.product(*choices):
         yield list(combo)
@@ -77,6 +80,7 @@ def check_job(overrides: list[str]) -> RunConfig:
     finally:
         GlobalHydra.instance().clear()
     assert isinstance(run_cfg, RunConfig)
+    check_overrides(overrides, run_cfg)
     validate(run_cfg)
     return run_cfg
 
