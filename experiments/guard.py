@@ -4,9 +4,11 @@ Rerunning a command into a finished run's folder used to replace its ``run.json`
 ``.hydra/overrides.yaml`` and models, so the finished run was lost. Now a folder whose
 ``run.json`` says ``complete`` is refused with one line (choose another ``hydra.run.dir``;
 recloop does not invent a fresh name, so a folder always holds what its command asked for).
-A folder without a finished run (interrupted, failed, killed) may be run into again; temp
-files its interrupted writes left are removed then. Either way the folder is locked first
-(``experiments/lock.py``), so two processes never write one folder.
+A folder holding day partitions of an unfinished run (interrupted, failed, killed) is
+refused too, since sealed partitions are never rewritten; one with nothing logged yet may
+be run into again, and temp files interrupted writes left in it are removed then. Either
+way the folder is locked first (``experiments/lock.py``), so two processes never write one
+folder.
 
 A sweep folder holding any finished job is refused the same way. ``GuardFolders`` is the
 Hydra callback (``conf/config.yaml``) that does this before Hydra creates the run folder
@@ -47,14 +49,25 @@ def claim_run_dir(folder: Path) -> list[Path]:
     temp files removed. Raises ``FolderError`` with one line otherwise."""
     folder = Path(folder)
     _take_lock(folder)
+    orphans = orphan_temp_files(folder)
     if is_finished(folder):
         lock.release(folder)
         raise FolderError(f"{folder} already holds a finished run; it is left as it is: "
                           "choose another folder (hydra.run.dir=...) or remove it first")
-    orphans = sorted(folder.rglob(TEMP_GLOB))
+    sealed = sorted((folder / "log").glob("day=*.parquet"))
+    if sealed:  # sealed partitions are immutable: a new run cannot write over them
+        lock.release(folder)
+        left = f"; {len(orphans)} temp file(s) an interrupted write left" if orphans else ""
+        raise FolderError(f"{folder} holds an unfinished run ({len(sealed)} day(s) logged{left}); "
+                          "it is kept: choose another folder (hydra.run.dir=...) or remove it")
     for path in orphans:
         path.unlink(missing_ok=True)
     return orphans
+
+
+def orphan_temp_files(folder: Path) -> list[Path]:
+    """Temp files of atomic writes no live process finishes (call with the lock held)."""
+    return sorted(Path(folder).rglob(TEMP_GLOB))
 
 
 def claim_sweep_dir(folder: Path) -> None:
