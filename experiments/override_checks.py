@@ -4,7 +4,8 @@ OmegaConf coerces leniently: ``pipeline.gate=2`` becomes ``true`` and ``policy.a
 may slip through as text, so after composing, the typed config cannot tell a typo from a
 choice. Here each ``key=value`` is read as Hydra parsed it and held against the type its
 field declares: a bool field takes only ``true``/``false``, an int field only an integer,
-a float field only a number (the ranges in ``sim/checks.py`` then reject NaN and ±inf).
+a float field only a number (the ranges in ``sim/checks.py`` then reject NaN and ±inf), a
+text field no bare ``true``/``false``.
 
 One rule needs the command line itself: ``policy@ab.treatment=<name>`` without ``ab.share``
 (or an ``ab=`` design) used to run the treatment on nobody, silently.
@@ -58,6 +59,8 @@ def type_problem(declared: Any, value: Any) -> str | None:
         return None if value is None else type_problem(inner, value)
     if declared is bool:
         return None if isinstance(value, bool) else "true or false"
+    if declared is str:  # OmegaConf would store true as 'True'
+        return "text (quote it: 'true')" if isinstance(value, bool) else None
     if declared is int:
         return None if _is_int(value) else "an integer"
     if declared is float:
