@@ -118,3 +118,16 @@ def test_the_command_line_answers_bad_input_in_one_line(args: list[str], start: 
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith(start) and "Traceback" not in done.stderr
+
+
+def test_every_numeric_field_declares_an_upper_bound() -> None:
+    """``AtLeast`` alone let 1e9 iterations hang a run: each number needs a ``Between``."""
+    from test_fuzz_config import POLICY_LEAVES, RUN_LEAVES
+
+    from recloop.conf.ranges import Between
+
+    own_rules = {"seed", "tick_minutes"}  # null-or-non-negative and divisors of a day
+    numeric = [leaf for leaf in RUN_LEAVES + [x for g in POLICY_LEAVES.values() for x in g]
+               if leaf.kind in (int, float) and leaf.path not in own_rules]
+    assert len(numeric) > 60
+    assert [leaf.path for leaf in numeric if not isinstance(leaf.rule, Between)] == []
