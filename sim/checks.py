@@ -35,8 +35,7 @@ def between(lo: float, hi: float | str, *, integer: bool = False, strict: bool =
 
     def check(value: Any, cfg: RunConfig) -> str | None:
         top = lookup(cfg, hi) if isinstance(hi, str) else hi
-        above = value > lo if strict else value >= lo
-        ok = _is_number(value, integer) and above and value <= top
+        ok = _is_number(value, integer) and (value > lo if strict else value >= lo) and value <= top
         kind = "an integer" if integer else "a number"
         limit = f"{top} ({hi})" if isinstance(hi, str) else f"{top}"
         return None if ok else (f"{kind} > {lo} and <= {limit}" if strict
