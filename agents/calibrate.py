@@ -6,7 +6,8 @@ A biased matrix factorisation of the observed ratings,
 
 * an item's latent vector is its factor direction :math:`q_i / |q_i|`, its quality its
   bias :math:`b_i` in standard units (times ``catalog.quality_sd``), its genre the first of
-  its listed genres, its release day from when it was first rated (the last
+  its listed genres, its click appeal how often it was rated (log count, standardised),
+  its release day from when it was first rated (the last
   ``1 - initial_fraction`` of first ratings arrive over days 1..``release_days``, in order);
 * a user's taste is the factor direction :math:`p_u / |p_u|`, their activity proportional
   to how many ratings they gave (mean ``sessions_per_day``), their segment niche when the
@@ -91,7 +92,7 @@ def calibrated_catalog(data: RatingData, fit: FittedRatings, cfg: CatalogConfig,
                      dtype=np.int16)
     vectors = unit_rows(fit.item_factors).astype(np.float32)
     quality = cfg.quality_sd * (fit.item_bias - fit.item_bias.mean()) / fit.item_bias.std()
-    appeal = rng.normal(0.0, 1.0, size=data.n_items)
+    appeal = _awareness(data)
     clickbait = rng.random(data.n_items) < cfg.clickbait_fraction
     appeal[clickbait] = np.abs(appeal[clickbait]) + 2.0
     quality[clickbait] = -np.abs(quality[clickbait]) - 1.0
@@ -99,6 +100,17 @@ def calibrated_catalog(data: RatingData, fit: FittedRatings, cfg: CatalogConfig,
                    vectors=vectors, quality=quality.astype(np.float32),
                    appeal=appeal.astype(np.float32), clickbait=clickbait,
                    release_day=_release_by_first_rating(data, cfg))
+
+
+def _awareness(data: RatingData) -> np.ndarray:
+    """Click appeal from how widely a title was rated: log count, in standard units.
+
+    How many people rated a title says how many knew of it, which its mean rating (its
+    quality) does not; random appeal would make the simulated audience spread evenly over
+    titles the data's audience mostly never found.
+    """
+    counts = np.log1p(np.bincount(data.ratings["item"].to_numpy(), minlength=data.n_items))
+    return (counts - counts.mean()) / counts.std()
 
 
 def _centres(vectors: np.ndarray, genre: np.ndarray, n_genres: int,

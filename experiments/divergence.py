@@ -17,7 +17,7 @@ from plotly.subplots import make_subplots
 from scipy.stats import kendalltau
 
 from recloop.experiments.runs import NOT_SERVING
-from recloop.experiments.style import metric_label, unit_axis
+from recloop.experiments.style import format_value, is_percent, metric_label, unit_axis
 from recloop.sim.metrics.catalogue import ACTIVE_SHARE, COMPLETION, CTR, OFFLINE_NDCG, UTILITY
 
 OFFLINE = OFFLINE_NDCG
@@ -57,7 +57,7 @@ def divergence_html(table: pd.DataFrame, order: Sequence[str]) -> str:
                    for c in ["variant", *map(metric_label, cols)])
     rows = []
     for variant in [v for v in order if v in table.index]:
-        cells = [f"{table.at[variant, c]:.4g} (#{int(ranks.at[variant, c])})"
+        cells = [f"{_cell(c, table.at[variant, c])} (#{int(ranks.at[variant, c])})"
                  if pd.notna(table.at[variant, c]) else "–" for c in cols]
         rows.append("<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in [variant, *cells])
                     + "</tr>")
@@ -65,6 +65,11 @@ def divergence_html(table: pd.DataFrame, order: Sequence[str]) -> str:
     tau_cells += [f"{taus.get(m, float('nan')):.2f}" for m in cols[1:]]
     rows.append("<tr>" + "".join(f"<th>{html.escape(x)}</th>" for x in tau_cells) + "</tr>")
     return f'<table class="details"><tr>{head}</tr>{"".join(rows)}</table>'
+
+
+def _cell(metric: str, value: float) -> str:
+    """A percentage for shares and rates (CTR 5.3%), four significant digits otherwise."""
+    return format_value(metric, value) if is_percent(metric) else f"{value:.4g}"
 
 
 def divergence_figure(table: pd.DataFrame, colours: dict[str, str]) -> go.Figure:

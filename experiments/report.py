@@ -3,30 +3,41 @@
 The simulator's metrics are one row per ``(day, arm, metric)``; this module turns
 that table into a single HTML page of small-multiple line charts, a figure per section
 of the metric catalogue (``sim/metrics/catalogue.py``), which also gives each chart its
-label and its axis's unit. The page inlines plotly.js once so it opens offline (run
+label and its axis's unit. A headline paragraph above the charts tells the run's story in
+numbers (``headline.py``); metrics that stayed constant or empty get one line instead of a
+chart (``panels.py``). The page inlines plotly.js once so it opens offline (run
 directories get copied to laptops, CI artifacts and email), and it only ever reads the
 tidy frame and the catalogue, never simulator state.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
-import plotly.io as pio
 from plotly.subplots import make_subplots
 
+from recloop.experiments.headline import run_headline_html
+from recloop.experiments.page import (  # noqa: F401 (re-exported for the reports)
+    Block,
+    blocks_html,
+    details_table,
+    figure_html,
+    html_page,
+    write_html,
+)
+from recloop.experiments.panels import Dropped, not_shown_html, split_panels
 from recloop.experiments.style import (
     Z95,
     arm_colours,
     band_trace,
+    metric_label,
     standard_error_of,
     unit_axis,
+    wrap_title,
 )
-from recloop.sim.atomic import atomic_path
 from recloop.sim.metrics.catalogue import CATALOGUE
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("day", "arm", "metric", "value")
@@ -38,20 +49,7 @@ N_COLS = 3
 ROW_HEIGHT_PX = 260
 ROW_GAP_PX = 80
 HEADER_PX = 80
-PLOT_CONFIG: dict[str, object] = {"displaylogo": False, "responsive": True}
 
-_CSS = """
-body { font-family: system-ui, sans-serif; margin: 1.5rem 2rem; color: #222; }
-h1 { margin-bottom: 0.5rem; }
-h2 { margin-top: 2rem; border-bottom: 1px solid #ddd; padding-bottom: 0.2rem; }
-table.details { border-collapse: collapse; font-size: 0.9rem; }
-table.details th, table.details td {
-  border: 1px solid #ddd; padding: 0.2rem 0.6rem; text-align: left;
-}
-table.details th { background: #f5f5f5; }
-p.empty { font-style: italic; color: #666; }
-p.caption { color: #555; max-width: 60rem; margin-top: 0; }
-"""
 
 
 def validate_metrics(metrics: pd.DataFrame) -> None:
@@ -69,7 +67,7 @@ def group_sections(metric_names: Sequence[str]) -> list[tuple[str, list[tuple[st
 
     Sections come in the catalogue's order and metrics in their declaration order;
     standard errors are not listed (they are their metric's band). Undeclared metrics
-    go to "Other" in sorted order, labelled by their raw name so they still show up.
+    go to "Other" in sorted order, labelled with their name spelled out in words.
     """
     present = set(metric_names)
     sections: list[tuple[str, list[tuple[str, str]]]] = []
@@ -79,7 +77,7 @@ def group_sections(metric_names: Sequence[str]) -> list[tuple[str, list[tuple[st
             sections.append((section, items))
     other = sorted(m for m in present if m not in CATALOGUE)
     if other:
-        sections.append((OTHER_SECTION, [(m, m) for m in other]))
+        sections.append((OTHER_SECTION, [(m, metric_label(m)) for m in other]))
     return sections
 
 
@@ -100,7 +98,7 @@ def section_figure(
     fig = make_subplots(
         rows=n_rows,
         cols=N_COLS,
-        subplot_titles=[title for _, title in items],
+        subplot_titles=[wrap_title(title) for _, title in items],
         horizontal_spacing=0.07,
         vertical_spacing=ROW_GAP_PX / (ROW_HEIGHT_PX * n_rows) if n_rows > 1 else 0.0,
     )
@@ -108,7 +106,8 @@ def section_figure(
     legend_shown: set[str] = set()
     for i, (metric, _) in enumerate(items):
         row, col = divmod(i, N_COLS)
-        fig.update_yaxes(unit_axis(metric), row=row + 1, col=col + 1)
+        values = metrics.loc[metrics["metric"] == metric, "value"]
+        fig.update_yaxes(unit_axis(metric, values), row=row + 1, col=col + 1)
         for arm, colour in colours.items():
             series = groups.get((metric, arm))
             if series is None:
@@ -179,60 +178,37 @@ def with_intervals(tidy: pd.DataFrame) -> pd.DataFrame:
     return rest.assign(lo=rest["value"] - half, hi=rest["value"] + half)
 
 
-def build_figures(metrics: pd.DataFrame, legend_title: str = "arm") -> list[tuple[str, go.Figure]]:
-    """Build one figure per report section, in page order, as ``(section, figure)``.
+def build_sections(
+    metrics: pd.DataFrame, legend_title: str = "arm"
+) -> tuple[list[tuple[str, go.Figure]], list[Dropped]]:
+    """Build one figure per report section, in page order, and list the metrics left out.
 
     Separate from the HTML so callers (and tests) can inspect or restyle the figures.
     Arm colours are assigned once here so they match across sections. Optional ``lo``
     and ``hi`` columns draw a band around each line (a cross-seed report uses variants
-    as arms); otherwise standard-error rows give a 95% confidence band.
+    as arms); otherwise standard-error rows give a 95% confidence band. Metrics constant
+    over days and arms, or empty, get no subplot (``panels.split_panels``).
     """
     validate_metrics(metrics)
     if metrics.empty:
-        return []
-    tidy = with_intervals(_tidy(metrics))
+        return [], []
+    tidy, dropped = split_panels(with_intervals(_tidy(metrics)))
     colours = arm_colours(list(pd.unique(tidy["arm"])))
     sections = group_sections(list(pd.unique(tidy["metric"])))
-    return [
+    figures = [
         (title, section_figure(tidy, items, colours, legend_title)) for title, items in sections
     ]
+    return figures, dropped
 
 
-def details_table(details: Mapping[str, str] | None) -> str:
-    """Render run details as a key/value table; everything is escaped (values are free text)."""
-    if not details:
-        return ""
-    rows = "".join(
-        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
-        for k, v in details.items()
-    )
-    return f'<table class="details">{rows}</table>'
-
-
-def html_page(title: str, body: str) -> str:
-    """Wrap the body in a minimal standalone HTML document."""
-    safe_title = html.escape(title)
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        f"<title>{safe_title}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-        f"<h1>{safe_title}</h1>\n{body}\n</body>\n</html>\n"
-    )
-
-
-def figure_html(fig: go.Figure, *, with_plotlyjs: bool) -> str:
-    """One figure as a ``<div>``; pass ``with_plotlyjs`` for the page's first figure only."""
-    return pio.to_html(
-        fig,
-        full_html=False,
-        include_plotlyjs=with_plotlyjs,
-        include_mathjax=False,
-        config=PLOT_CONFIG,
-        default_height=f"{fig.layout.height}px",
-    )
+def build_figures(metrics: pd.DataFrame, legend_title: str = "arm") -> list[tuple[str, go.Figure]]:
+    """The section figures of ``build_sections``, without the list of what was left out."""
+    return build_sections(metrics, legend_title)[0]
 
 
 def build_report_html(
-    metrics: pd.DataFrame, title: str, details: Mapping[str, str] | None = None
+    metrics: pd.DataFrame, title: str, details: Mapping[str, str] | None = None, *,
+    lead: str = "", extra: Sequence[Block] = (),
 ) -> str:
     """Render the metrics table as one offline HTML page.
 
@@ -240,6 +216,9 @@ def build_report_html(
         metrics: Tidy frame with columns ``day, arm, metric, value``.
         title: Page heading (escaped).
         details: Optional run facts (policy, seed, days, ...) shown as a table.
+        lead: HTML above everything (a warning the reader must see first).
+        extra: Sections shown before the metric sections (e.g. the check of a calibrated
+            world against its data).
 
     Returns:
         A complete HTML document with plotly.js inlined exactly once.
@@ -247,30 +226,23 @@ def build_report_html(
     Raises:
         ValueError: If required columns are missing.
     """
-    figures = build_figures(metrics)
-    parts = [details_table(details)]
+    figures, dropped = build_sections(metrics)
+    parts = [lead, run_headline_html(metrics, (details or {}).get("policy")),
+             details_table(details)]
     if not figures:
         parts.append('<p class="empty">No data: the metrics table is empty.</p>')
-    for i, (section, fig) in enumerate(figures):
-        parts.append(f"<h2>{html.escape(section)}</h2>")
-        parts.append(figure_html(fig, with_plotlyjs=i == 0))
+    parts.append(not_shown_html(dropped))
+    parts += blocks_html([*extra, *((section, "", fig) for section, fig in figures)], True)
     return html_page(title, "\n".join(parts))
 
 
-def write_html(text: str, path: Path) -> Path:
-    """Write a page atomically so a crash never leaves a half-written file."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return path
-
-
 def write_report(
-    metrics: pd.DataFrame, path: Path, title: str, details: Mapping[str, str] | None = None
+    metrics: pd.DataFrame, path: Path, title: str, details: Mapping[str, str] | None = None,
+    *, lead: str = "", extra: Sequence[Block] = (),
 ) -> Path:
     """Write the one-run report atomically.
 
     Returns:
         The path written.
     """
-    return write_html(build_report_html(metrics, title, details), path)
+    return write_html(build_report_html(metrics, title, details, lead=lead, extra=extra), path)

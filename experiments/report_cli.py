@@ -3,7 +3,9 @@
 Seeds of one configuration are repeated measurements, so the page groups runs into
 variants (overrides minus ``seed``) and shows the mean over seeds with its spread: bands
 over days, error bars against swept parameters, mean ± s.e. in the summary table. Per-run
-detail that does not average well (which model served when) is shown for one seed.
+detail that does not average well (which model served when) is shown for one seed. A
+sweep's page loads plotly.js from one ``plotly.min.js`` beside it; one run's stays a
+single self-contained file.
 """
 
 from __future__ import annotations
@@ -21,19 +23,25 @@ from plotly.subplots import make_subplots
 from recloop.experiments import divergence as dv
 from recloop.experiments import runs as rl
 from recloop.experiments.abreport import ab_blocks
+from recloop.experiments.data_match_report import data_match_blocks
+from recloop.experiments.headline import sweep_headline_html, sweep_stories
+from recloop.experiments.panels import not_shown_html
+from recloop.experiments.parameters import parameter_figure, summary_table
+from recloop.experiments.plotlyjs import INLINE, SHARED, write_plotlyjs
 from recloop.experiments.png import export_png
 from recloop.experiments.registry_plot import registry_figure
 from recloop.experiments.report import (
-    build_figures,
+    Block,
+    blocks_html,
+    build_sections,
     details_table,
-    figure_html,
     html_page,
     write_html,
 )
-from recloop.experiments.style import LAYOUT, PALETTE, arm_colours, metric_label, unit_axis
+from recloop.experiments.sensitivity import is_sensitivity_sweep
+from recloop.experiments.sensitivity_report import sensitivity_blocks
+from recloop.experiments.style import LAYOUT, arm_colours
 from recloop.experiments.tradeoff import tradeoff_figure
-
-Block = tuple[str, str, "go.Figure | str"]  # heading, caption, figure or ready HTML
 
 BAND_NOTE = "Line: mean over seeds; shaded band: min–max over seeds."
 SE_NOTE = "Error bars: ± 1 standard error over seeds (s.d. / √n; none with one seed)."
@@ -41,30 +49,6 @@ SE_NOTE = "Error bars: ± 1 standard error over seeds (s.d. / √n; none with on
 
 class ReportError(Exception):
     """A problem the user can fix (wrong path, nothing finished); shown as one line."""
-
-
-def summary_table(stats: pd.DataFrame, order: Sequence[str]) -> str:
-    """Variant rows, headline-metric columns, cells ``mean ± s.e.`` over seeds."""
-    metrics = [m for m in rl.HEADLINE_METRICS if m in set(stats["metric"])]
-    cells = stats.set_index(["variant", "metric"])
-    head = "".join(f"<th>{html.escape(m)}</th>"
-                   for m in ["variant", "seeds", *map(metric_label, metrics)])
-    rows = []
-    for variant in order:
-        sub = cells.loc[variant] if variant in cells.index.get_level_values(0) else None
-        n = int(sub["n"].max()) if sub is not None else 0
-        values = [_mean_se(sub, m) for m in metrics]
-        tds = "".join(f"<td>{html.escape(v)}</td>" for v in [variant, str(n), *values])
-        rows.append(f"<tr>{tds}</tr>")
-    return f'<table class="details"><tr>{head}</tr>{"".join(rows)}</table>'
-
-
-def _mean_se(sub: pd.DataFrame | None, metric: str) -> str:
-    """``0.123 ± 0.004``, or the bare mean when there is no spread to estimate."""
-    if sub is None or metric not in sub.index:
-        return "–"
-    row = sub.loc[metric]
-    return f"{row['mean']:.4g}" if pd.isna(row["se"]) else f"{row['mean']:.4g} ± {row['se']:.2g}"
 
 
 LORENZ_WINDOWS = (  # (title, Run attribute, legend): each subplot keeps its own legend
@@ -98,50 +82,14 @@ def lorenz_figure(
     return fig
 
 
-def parameter_figure(per_run: pd.DataFrame, runs: Sequence[rl.Run], key: str,
-                     others: Sequence[str]) -> go.Figure:
-    """Headline metrics against one swept parameter; a line per value of the other ones.
-
-    Numbers go on a numeric axis (uneven steps stay uneven); anything else is categorical
-    and drawn as unjoined markers, since a line between categories would suggest an order.
-    """
-    stats = rl.seed_stats(rl.with_parameter(per_run, runs, key, others), ["line", key])
-    stats = stats.sort_values(key, key=lambda s: s.map(rl.value_key), kind="stable")
-    numeric = all(rl.as_number(v) is not None for v in stats[key])
-    metrics = [m for m in rl.HEADLINE_METRICS if m in set(stats["metric"])]
-    n_rows = -(-len(metrics) // 3)
-    fig = make_subplots(rows=n_rows, cols=3, subplot_titles=[metric_label(m) for m in metrics])
-    lines = list(pd.unique(stats["line"]))
-    for i, metric in enumerate(metrics):
-        fig.update_yaxes(unit_axis(metric), row=i // 3 + 1, col=i % 3 + 1)
-        for j, line in enumerate(lines):
-            sub = stats[(stats["metric"] == metric) & (stats["line"] == line)]
-            trace = _error_bar_trace(sub, key, numeric, line, PALETTE[j % len(PALETTE)])
-            trace.showlegend = i == 0
-            fig.add_trace(trace, row=i // 3 + 1, col=i % 3 + 1)
-    fig.update_xaxes(title_text=key, type="linear" if numeric else "category")
-    fig.update_layout(height=120 + 300 * n_rows, **LAYOUT,
-                      legend={"title": {"text": " ".join(others)}})
-    return fig
-
-
-def _error_bar_trace(sub: pd.DataFrame, key: str, numeric: bool, line: str,
-                     colour: str) -> go.Scatter:
-    """Means over seeds with ± 1 s.e. bars (zero-length for a single seed)."""
-    return go.Scatter(
-        x=sub[key].astype(float) if numeric else sub[key], y=sub["mean"],
-        error_y={"type": "data", "array": sub["se"].fillna(0.0), "visible": True},
-        mode="lines+markers" if numeric else "markers", name=line, legendgroup=line,
-        marker={"color": colour, "size": 8}, line={"color": colour},
-        customdata=sub[["n", "se"]],
-        hovertemplate="%{y:.4g} ± %{customdata[1]:.2g} (n=%{customdata[0]})",
-    )
-
-
 def day_sections(combined: pd.DataFrame) -> list[Block]:
-    """The one-run report's small multiples, with variants as arms and seed bands."""
-    figures = build_figures(rl.seed_bands(combined), legend_title="variant")
-    return [(title, BAND_NOTE, fig) for title, fig in figures]
+    """The one-run report's small multiples, with variants as arms and seed bands; the
+    metrics left out (constant or empty in every run) are named in one line."""
+    figures, dropped = build_sections(rl.seed_bands(combined), legend_title="variant")
+    blocks: list[Block] = [(title, BAND_NOTE, fig) for title, fig in figures]
+    if dropped:
+        blocks.append(("Not charted", "", not_shown_html(dropped, "every run here")))
+    return blocks
 
 
 def sweep_blocks(runs: list[rl.Run], keys: list[str]) -> list[Block]:
@@ -205,23 +153,31 @@ def divergence_blocks(combined: pd.DataFrame, order: Sequence[str],
              dv.divergence_figure(table, colours))]
 
 
+def page_blocks(runs: list[rl.Run], keys: list[str], path: Path) -> tuple[list[Block], str]:
+    """The page's sections and lead: a sensitivity sweep's verdicts, or the sweep sections
+    (preceded, for one run in a calibrated world, by its check against the data)."""
+    if is_sensitivity_sweep(runs):
+        return sensitivity_blocks(runs), ""
+    combined = rl.combined_metrics(runs)
+    order = rl.label_order(combined, rl.variant_order(runs, keys))
+    lead = sweep_headline_html(sweep_stories(combined, order))
+    if len(runs) != 1:
+        return sweep_blocks(runs, keys), lead
+    banner, checks = data_match_blocks(runs[0].path, runs[0].config)
+    return [*checks, *sweep_blocks(runs, keys)], banner + lead
+
+
 def render(blocks: Sequence[Block], title: str, details: dict[str, str],
-           skipped: Sequence[rl.Skipped]) -> str:
-    """Assemble the page; plotly.js goes into the first figure only."""
-    parts = [details_table(details)]
+           skipped: Sequence[rl.Skipped], *, lead: str = "",
+           plotlyjs: bool | str = INLINE) -> str:
+    """Assemble the page, ``lead`` (the headline) first; plotly.js is loaded by the first
+    figure only, inlined or (``SHARED``) from ``plotly.min.js`` beside the page."""
+    parts = [lead, details_table(details)]
     if skipped:
         items = "".join(f"<li><code>{html.escape(str(s.path))}</code>: {html.escape(s.reason)}"
                         "</li>" for s in skipped)
         parts.append(f"<h2>Skipped runs</h2><ul>{items}</ul>")
-    js_done = False
-    for heading, caption, content in blocks:
-        parts.append(f"<h2>{html.escape(heading)}</h2>")
-        parts.append(f'<p class="caption">{html.escape(caption)}</p>')
-        if isinstance(content, go.Figure):
-            parts.append(figure_html(content, with_plotlyjs=not js_done))
-            js_done = True
-        else:
-            parts.append(content)
+    parts += blocks_html(blocks, plotlyjs)
     return html_page(title, "\n".join(parts))
 
 
@@ -250,9 +206,14 @@ def build_report(
         "swept parameters": ", ".join(keys) or "none (seeds only)",
         "skipped runs": str(len(skipped)),
     }
-    blocks = sweep_blocks(runs, keys)
-    text = render(blocks, f"recloop report: {path.resolve().name}", details, skipped)
-    target = write_html(text, out if out is not None else path / "report.html")
+    blocks, lead = page_blocks(runs, keys, path)
+    single = len(runs) == 1 and runs[0].path.resolve() == path.resolve()
+    target = Path(out if out is not None else path / "report.html")
+    if not single:
+        write_plotlyjs(target.parent)
+    text = render(blocks, f"recloop report: {path.resolve().name}", details, skipped,
+                  lead=lead, plotlyjs=INLINE if single else SHARED)
+    write_html(text, target)
     if png:
         figures = [(heading, fig) for heading, _, fig in blocks if isinstance(fig, go.Figure)]
         written, reason = export_png(figures, target.with_name(target.stem + "_png"))

@@ -21,11 +21,13 @@ from pathlib import Path
 import hydra
 import numpy as np
 import pandas as pd
+import yaml
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
+from recloop.experiments.data_match_report import data_match_blocks
 from recloop.experiments.help import help_text
 from recloop.experiments.lock import RUN_LOCK
 from recloop.experiments.preflight import CONF_DIR, check_command_line
@@ -72,14 +74,16 @@ def execute(cfg: RunConfig, run_dir: Path, resolved: DictConfig | None = None) -
 def write_outputs(cfg: RunConfig, run_dir: Path, result: RunResult,
                   resolved: DictConfig | None, wall: float, label: str) -> None:
     """Config as run, metrics, registry, report, then ``run.json`` saying complete."""
-    write_text(run_dir / "config.yaml", resolved_yaml(cfg, resolved, result.entropy))
+    config_text = resolved_yaml(cfg, resolved, result.entropy)
+    write_text(run_dir / "config.yaml", config_text)
     with atomic_path(run_dir / "metrics.parquet") as tmp:
         result.metrics.to_parquet(tmp, index=False)
     with atomic_path(run_dir / "registry.parquet") as tmp:
         result.registry.to_parquet(tmp, index=False)
     summary = run_summary(cfg, result, wall)
+    banner, checks = data_match_blocks(run_dir, yaml.safe_load(config_text))
     write_report(result.metrics, run_dir / "report.html", f"recloop: {label}",
-                 {k: str(v) for k, v in summary.items()})
+                 {k: str(v) for k, v in summary.items()}, lead=banner, extra=checks)
     write_text(run_dir / "run.json", json.dumps(summary, indent=2) + "\n")
 
 

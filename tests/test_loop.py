@@ -40,6 +40,7 @@ def test_same_seed_same_metrics_file_different_seed_differs(
     assert not np.allclose(a["value"], c["value"], equal_nan=True)
 
 
+@pytest.mark.slow  # three 30-day runs of each policy: about a minute
 def test_popular_concentrates_exposure_far_beyond_random(
     small_config: MakeConfig, tmp_path: Path
 ) -> None:

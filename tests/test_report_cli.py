@@ -14,6 +14,7 @@ from conftest import entry_point, recloop
 from plotly.offline import get_plotlyjs
 
 from recloop.experiments import runs as rl
+from recloop.experiments.plotlyjs import PLOTLYJS_FILE
 from recloop.sim.metrics.catalogue import CONCENTRATION, IMPRESSIONS
 
 SMALL = ["users=small", "catalog=small", "days=3", "progress=false"]
@@ -51,12 +52,14 @@ def sweep_page(sweep: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[s
     return (root / "report.html").read_text(encoding="utf-8"), root
 
 
-def test_sweep_report_is_one_offline_page(sweep_page: tuple[str, Path]) -> None:
+def test_sweep_report_shares_one_plotlyjs_in_the_folder(sweep_page: tuple[str, Path]) -> None:
     page, root = sweep_page
     assert sorted(p.name for p in root.glob("*.html")) == ["report.html"]
-    assert 'src="http' not in page
-    assert not re.search(r"<script[^>]*\bsrc\s*=", page, flags=re.IGNORECASE)
-    assert page.count(get_plotlyjs()) == 1
+    assert (root / PLOTLYJS_FILE).read_text(encoding="utf-8") == get_plotlyjs()
+    assert 'src="http' not in page and get_plotlyjs() not in page
+    sources = re.findall(r"<script[^>]*\bsrc\s*=\s*\"([^\"]*)\"", page, flags=re.IGNORECASE)
+    assert sources == [PLOTLYJS_FILE]
+    assert len(page.encode("utf-8")) < 1_000_000  # the bundle alone is ~4.8 MB
 
 
 def test_sweep_report_has_every_section(sweep_page: tuple[str, Path]) -> None:
@@ -72,6 +75,7 @@ def test_sweep_report_has_every_section(sweep_page: tuple[str, Path]) -> None:
     assert "Gini 0." in page
     assert "min–max over seeds" in page
     assert "Skipped runs" not in heads
+    assert "Best CTR: policy=" in page and "Most concentrated" in page  # the headline
 
 
 def test_single_run_directory(sweep: Path, tmp_path: Path) -> None:
@@ -81,6 +85,7 @@ def test_single_run_directory(sweep: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     page = (run / "report.html").read_text(encoding="utf-8")
     assert "Exposure inequality" in page and "Model registry timeline" in page
+    assert page.count(get_plotlyjs()) == 1 and not (run / PLOTLYJS_FILE).exists()  # one file
     assert "runs: 1" in done.stdout
 
 
