@@ -35,6 +35,7 @@ from recloop.agents.draws import Draws, as_draws
 from recloop.conf.ranges import LOGIT, Between, one_of, ranged
 
 MIN_WATCH = 1e-3  # smallest completion of a click, so a stored 0 always means no click
+TINY = np.finfo(np.float64).tiny  # smallest positive normal float
 
 
 @dataclass
@@ -148,5 +149,9 @@ def watch(utility: np.ndarray, cfg: ChoiceConfig, draws: Draws, tag: int = 1) ->
     """Completion fraction of clicked items, Beta with a utility-driven mean."""
     mean = expit(cfg.completion_bias + cfg.completion_utility * utility)
     kappa = cfg.completion_concentration
+    # a saturated logit makes a mean of exactly 0 or 1, and Beta refuses a zero shape:
+    # the smallest positive shape instead draws the limit (0 or 1), nothing else changes
+    a, b = kappa * mean, kappa * (1 - mean)
+    a, b = np.where(a > 0, a, TINY), np.where(b > 0, b, TINY)
     # a click always watches a little and never more than all: keeps 0 meaning "no click"
-    return np.clip(draws.beta(kappa * mean, kappa * (1 - mean), tag=tag), MIN_WATCH, 1.0)
+    return np.clip(draws.beta(a, b, tag=tag), MIN_WATCH, 1.0)
