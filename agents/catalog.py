@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recloop.conf.ranges import MAX_DAYS, UNIT, AtLeast, Between, one_of, ranged
+from recloop.conf.ranges import MAX_DAYS, UNIT, Between, one_of, ranged
 
 
 @dataclass
@@ -20,11 +20,11 @@ class CatalogConfig:
     n_items: int = ranged(2000, Between(1, 1_000_000, integer=True))
     n_genres: int = ranged(20, Between(1, "catalog.n_items", integer=True))
     # Zipf exponent of genre sizes: 0 equal sizes, larger = a few big genres
-    genre_skew: float = ranged(1.0, AtLeast(0))
-    latent_dim: int = ranged(16, AtLeast(2, integer=True))
+    genre_skew: float = ranged(1.0, Between(0, 10))
+    latent_dim: int = ranged(16, Between(2, 512, integer=True))
     # item scatter around its genre centre (relative to the centre)
-    genre_spread: float = ranged(0.6, AtLeast(0))
-    quality_sd: float = ranged(1.0, AtLeast(0))
+    genre_spread: float = ranged(0.6, Between(0, 100))
+    quality_sd: float = ranged(1.0, Between(0, 10))
     clickbait_fraction: float = ranged(0.05, UNIT)  # items with high click appeal, low quality
     # share of items released before day 0; the rest arrive daily
     initial_fraction: float = ranged(0.9, Between(0.001, 1.0))

@@ -32,9 +32,10 @@ from scipy.special import expit
 
 from recloop.agents.catalog import Catalog
 from recloop.agents.draws import Draws, as_draws
-from recloop.conf.ranges import AtLeast, Between, one_of, ranged
+from recloop.conf.ranges import LOGIT, Between, one_of, ranged
 
 MIN_WATCH = 1e-3  # smallest completion of a click, so a stored 0 always means no click
+TINY = np.finfo(np.float64).tiny  # smallest positive normal float
 
 
 @dataclass
@@ -44,14 +45,15 @@ class ChoiceConfig:
     # "log": 1/log2(rank+1); "geometric": decay^(rank-1)
     position_bias: str = ranged("log", one_of("log", "geometric"))
     geometric_decay: float = ranged(0.85, Between(0.0, 1.0))
-    affinity_weight: float = 3.0
-    quality_weight: float = 0.7
-    click_bias: float = -2.5
-    click_utility: float = 1.0
-    click_appeal: float = 0.8
-    completion_bias: float = 0.0
-    completion_utility: float = 1.0
-    completion_concentration: float = ranged(6.0, AtLeast(0, strict=True))
+    # logit coefficients: beyond ±50 a logistic is 0 or 1 to float precision
+    affinity_weight: float = ranged(3.0, LOGIT)
+    quality_weight: float = ranged(0.7, LOGIT)
+    click_bias: float = ranged(-2.5, LOGIT)
+    click_utility: float = ranged(1.0, LOGIT)
+    click_appeal: float = ranged(0.8, LOGIT)
+    completion_bias: float = ranged(0.0, LOGIT)
+    completion_utility: float = ranged(1.0, LOGIT)
+    completion_concentration: float = ranged(6.0, Between(0, 1000, strict=True))
 
 
 @dataclass(frozen=True)
@@ -147,5 +149,9 @@ def watch(utility: np.ndarray, cfg: ChoiceConfig, draws: Draws, tag: int = 1) ->
     """Completion fraction of clicked items, Beta with a utility-driven mean."""
     mean = expit(cfg.completion_bias + cfg.completion_utility * utility)
     kappa = cfg.completion_concentration
+    # a saturated logit makes a mean of exactly 0 or 1, and Beta refuses a zero shape:
+    # the smallest positive shape instead draws the limit (0 or 1), nothing else changes
+    a, b = kappa * mean, kappa * (1 - mean)
+    a, b = np.where(a > 0, a, TINY), np.where(b > 0, b, TINY)
     # a click always watches a little and never more than all: keeps 0 meaning "no click"
-    return np.clip(draws.beta(kappa * mean, kappa * (1 - mean), tag=tag), MIN_WATCH, 1.0)
+    return np.clip(draws.beta(a, b, tag=tag), MIN_WATCH, 1.0)

@@ -17,7 +17,7 @@ import numpy as np
 
 from recloop.agents.choice import Responses
 from recloop.agents.draws import Draws, as_draws
-from recloop.conf.ranges import UNIT, AtLeast, ranged
+from recloop.conf.ranges import UNIT, Between, ranged
 
 
 @dataclass
@@ -29,11 +29,11 @@ class ContinuationConfig:
     # probability of another slate after passing on one
     after_pass: float = ranged(0.2, UNIT)
     # hours a whole title takes to watch
-    title_hours: float = ranged(1.5, AtLeast(0, strict=True))
+    title_hours: float = ranged(1.5, Between(0, 24, strict=True))
     # minutes spent passing on a slate
-    browse_minutes: float = ranged(2.0, AtLeast(0, strict=True))
+    browse_minutes: float = ranged(2.0, Between(0, 1440, strict=True))
     # no new slate later than this many hours after the visit began
-    budget_hours: float = ranged(4.0, AtLeast(0, strict=True))
+    budget_hours: float = ranged(4.0, Between(0, 24, strict=True))
 
     @property
     def enabled(self) -> bool:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recloop.agents.per_user import PerUser
-from recloop.conf.ranges import AtLeast, Between, ranged
+from recloop.conf.ranges import MAX_DAYS, Between, ranged
 
 HOURS_PER_DAY = 24.0
 
@@ -31,7 +31,7 @@ class FatigueConfig:
     # attraction is multiplied by decay ** weight; 1 switches fatigue off
     decay: float = ranged(0.5, Between(0.0, 1.0))
     # days for a fatigue weight to halve
-    half_life_days: float = ranged(3.0, AtLeast(0, strict=True))
+    half_life_days: float = ranged(3.0, Between(0, MAX_DAYS, strict=True))
     # items remembered per user (the most worn out ones)
     memory: int = ranged(32, Between(1, 1000, integer=True))
 

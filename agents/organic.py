@@ -21,7 +21,7 @@ import numpy as np
 from recloop.agents.catalog import Catalog
 from recloop.agents.choice import ChoiceConfig, utility_for_all_items, watch
 from recloop.agents.draws import Draws, as_draws
-from recloop.conf.ranges import UNIT, AtLeast, ranged
+from recloop.conf.ranges import UNIT, Between, ranged
 
 
 @dataclass
@@ -31,9 +31,9 @@ class OrganicConfig:
     # probability that a session also brings one play found outside the recommender
     per_session: float = ranged(0.5, UNIT)
     # weight of the user's own true utility in what they find
-    taste_weight: float = ranged(1.0, AtLeast(0))
+    taste_weight: float = ranged(1.0, Between(0, 100))
     # weight of log(1 + plays so far) in what they find
-    popularity_weight: float = ranged(0.5, AtLeast(0))
+    popularity_weight: float = ranged(0.5, Between(0, 100))
 
     @property
     def enabled(self) -> bool:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recloop.agents.catalog import Catalog, unit_rows
-from recloop.conf.ranges import UNIT, AtLeast, Between, one_of, ranged
+from recloop.conf.ranges import MAX_USERS, UNIT, Between, one_of, ranged
 
 MAINSTREAM, NICHE = 0, 1
 SEGMENT_NAMES = ("mainstream", "niche")
@@ -23,18 +23,18 @@ SEGMENT_NAMES = ("mainstream", "niche")
 class PopulationConfig:
     """How the hidden population is generated and how its state moves."""
 
-    n_users: int = ranged(10000, Between(1, 10_000_000, integer=True))
+    n_users: int = ranged(10000, Between(1, MAX_USERS, integer=True))
     # "synthetic": drawn around genre centres; "movielens": the rating log's users, fitted
     # (agents/calibrate.py; needs catalog.source=movielens)
     source: str = ranged("synthetic", one_of("synthetic", "movielens"))
     niche_fraction: float = ranged(0.2, UNIT)
     favourite_genres: int = ranged(2, Between(1, "catalog.n_genres", integer=True))
     # scatter of a taste around its genre mixture (relative)
-    taste_noise: float = ranged(0.5, AtLeast(0))
+    taste_noise: float = ranged(0.5, Between(0, 100))
     # mean of the heavy-tailed activity distribution
     sessions_per_day: float = ranged(1.0, Between(1e-6, 100.0))
     # log-normal sigma of activity: larger = heavier tail
-    activity_sigma: float = ranged(1.0, AtLeast(0))
+    activity_sigma: float = ranged(1.0, Between(0, 3))
     satisfaction_init: float = ranged(0.7, UNIT)
     # weight of the latest session in the moving average
     satisfaction_rate: float = ranged(0.1, UNIT)
@@ -43,7 +43,7 @@ class PopulationConfig:
     # per-session churn hazard of a fully satisfied user
     churn_base: float = ranged(0.001, UNIT)
     # hazard multiplies by e^sensitivity as satisfaction -> 0
-    churn_sensitivity: float = ranged(4.0, AtLeast(0))
+    churn_sensitivity: float = ranged(4.0, Between(0, 100))
 
 
 @dataclass

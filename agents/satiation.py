@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recloop.agents.per_user import PerUser
-from recloop.conf.ranges import AtLeast, ranged
+from recloop.conf.ranges import MAX_DAYS, Between, ranged
 
 HOURS_PER_DAY = 24.0
 
@@ -25,9 +25,9 @@ class SatiationConfig:
     """How watching a genre dulls it."""
 
     # utility lost per unit of satiation in the item's genre; 0 switches satiation off
-    weight: float = ranged(0.3, AtLeast(0))
+    weight: float = ranged(0.3, Between(0, 100))
     # days for a satiation level to halve
-    half_life_days: float = ranged(2.0, AtLeast(0, strict=True))
+    half_life_days: float = ranged(2.0, Between(0, MAX_DAYS, strict=True))
 
     @property
     def enabled(self) -> bool:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recloop.conf.ranges import AtLeast, Between, one_of, ranged
+from recloop.conf.ranges import Between, one_of, ranged
 
 
 @dataclass
@@ -30,7 +30,7 @@ class VisitsConfig:
     # draw the churn hazard once per visit ("session") or once per active user-day ("day")
     churn_per: str = ranged("day", one_of("session", "day"))
     # users joining at each night from day 1 on
-    signups_per_day: int = ranged(30, AtLeast(0, integer=True))
+    signups_per_day: int = ranged(30, Between(0, 100_000, integer=True))
 
 
 def visit_rate(activity: np.ndarray, satisfaction: np.ndarray, initial: float,

@@ -28,22 +28,30 @@ from typing import Any, TypeVar
 
 RULE = "recloop.rule"  # the metadata key under which a field keeps its rule
 MAX_DAYS = 10_000  # days are logged as int16: a bound both the run and the catalog respect
+MAX_USERS = 1_000_000  # 100x the default world; 10M users ran for hours before the first night
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Between:
-    """A number in ``[lo, hi]``; ``hi`` may be a dotted path such as ``"catalog.n_items"``."""
+    """A finite number in ``[lo, hi]`` (``(lo, hi]`` when ``strict``); ``hi`` may be a dotted
+    path such as ``"catalog.n_items"``.
+
+    Every numeric field states an upper bound, even a generous one: an unbounded field let
+    ``1e9`` iterations hang a run and ``1e9`` spare items exhaust memory.
+    """
 
     lo: float
     hi: float | str
     integer: bool = False
+    strict: bool = False
 
 
 @dataclass(frozen=True)
 class AtLeast:
-    """A number ``>= lo`` (``> lo`` when ``strict``)."""
+    """A finite number ``>= lo`` (``> lo`` when ``strict``); prefer ``Between``, which bounds
+    the field from above too (a test asks every field for an upper bound)."""
 
     lo: float
     integer: bool = False
@@ -59,6 +67,7 @@ class OneOf:
 
 Rule = Between | AtLeast | OneOf
 UNIT = Between(0.0, 1.0)  # a probability, share or rate
+LOGIT = Between(-50.0, 50.0)  # a logit coefficient: exp(50) is still finite in float32
 
 
 def one_of(*choices: str) -> OneOf:

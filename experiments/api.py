@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from recloop.experiments.guard import FolderError, claim_run_dir
+from recloop.experiments.lock import release
 from recloop.experiments.preflight import check_job
 from recloop.experiments.run import execute
 from recloop.experiments.runs import Run
@@ -34,12 +36,17 @@ def config(*overrides: str, config_dir: str | Path | None = None) -> RunConfig:
 
 
 def run(cfg: RunConfig, run_dir: str | Path) -> RunResult:
-    """Simulate ``cfg`` into a new run directory, as the ``recloop`` command does."""
+    """Simulate ``cfg`` into a run directory, as the ``recloop`` command does: a folder
+    holding a finished run, or one another process is writing, raises ``FileExistsError``."""
     path = Path(run_dir)
-    if (path / "run.json").exists():
-        raise FileExistsError(f"{path} already holds a run; choose another directory")
-    path.mkdir(parents=True, exist_ok=True)
-    return execute(cfg, path)
+    try:
+        claim_run_dir(path)
+    except FolderError as err:
+        raise FileExistsError(str(err)) from None
+    try:
+        return execute(cfg, path)
+    finally:
+        release(path)
 
 
 def load_run(run_dir: str | Path) -> Run:

@@ -89,7 +89,7 @@ def _rule_text(rule: Rule) -> str:
         return "one of " + ", ".join(rule.choices)
     kind = "an integer" if rule.integer else "a number"
     if isinstance(rule, Between):
-        return f"{kind} in [{_number(rule.lo)}, {_number(rule.hi)}]"
+        return f"{kind} in {'(' if rule.strict else '['}{_number(rule.lo)}, {_number(rule.hi)}]"
     assert isinstance(rule, AtLeast)
     return f"{kind} {'>' if rule.strict else '>='} {_number(rule.lo)}"
 

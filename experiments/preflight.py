@@ -22,6 +22,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from recloop import conf
+from recloop.experiments.override_checks import check_overrides
 from recloop.experiments.schema import register_schemas, run_config
 from recloop.sim.checks import validate
 from recloop.sim.config import ConfigError, RunConfig
@@ -83,6 +84,8 @@ def expand_sweep(overrides: Sequence[str]) -> Iterator[list[str]]:
     for override in parsed:
         key = override.get_key_element()
         values = override.sweep_string_iterator() if override.is_sweep_override() else None
+        if values is not None and not (values := list(values)):
+            raise ConfigError(f"{override.input_line}: the sweep is empty, so no job would run")
         choices.append([f"{key}={v}" for v in values] if values else [str(override.input_line)])
     for combo in itertools.product(*choices):
         yield list(combo)
@@ -107,6 +110,7 @@ def check_job(overrides: list[str], config_dirs: Sequence[Path] = ()) -> RunConf
         raise ConfigError(_explain(err)) from None
     finally:
         GlobalHydra.instance().clear()
+    check_overrides(overrides, run_cfg)
     validate(run_cfg)
     return run_cfg
 

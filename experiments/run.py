@@ -2,15 +2,19 @@
 
 A finished run directory holds ``config.yaml`` (resolved, with the seed actually used),
 ``log/day=NNNN.parquet``, ``items.parquet`` (the public item facts a policy may see),
-``models/``, ``registry.parquet``, ``metrics.parquet``, ``report.html`` and, written last, ``run.json`` with ``"status": "complete"``. A run that
-crashed leaves ``run.json`` with ``"status": "failed"``, one stopped by Ctrl-C with
-``"interrupted"``; one without ``run.json`` is still running.
+``models/``, ``registry.parquet``, ``metrics.parquet``, ``report.html`` and, written last,
+``run.json`` with ``"status": "complete"``. A run that crashed leaves ``run.json`` with
+``"status": "failed"``, one stopped by Ctrl-C or SIGTERM with ``"interrupted"`` and the
+days it sealed; one without ``run.json`` is still running while ``run.lock`` names a live
+process, and was killed otherwise. A finished run's folder is never run into again
+(``experiments/guard.py``).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -27,6 +31,7 @@ from tqdm.auto import tqdm
 
 from recloop.experiments.data_match_report import data_match_blocks
 from recloop.experiments.help import help_text
+from recloop.experiments.lock import RUN_LOCK
 from recloop.experiments.preflight import CONF_DIR, check_command_line
 from recloop.experiments.report import write_report
 from recloop.experiments.schema import register_schemas, run_config
@@ -38,20 +43,41 @@ from recloop.sim.metrics.catalogue import CTR, TOP1_SHARE
 from recloop.sim.pipeline.registry import registry_table
 from recloop.sim.story import RunResult, simulate
 
+SCAFFOLD = {".hydra", RUN_LOCK}  # what a run folder holds before the run writes anything
+
 
 def execute(cfg: RunConfig, run_dir: Path, resolved: DictConfig | None = None) -> RunResult:
-    """Simulate ``cfg`` and write every output of the run directory, ``run.json`` last."""
+    """Simulate ``cfg`` and write every output of the run directory, ``run.json`` last.
+
+    Whatever stops it (Ctrl-C, SIGTERM, a crash, even while the report is written) leaves
+    a ``run.json`` saying so, with the days whose log partitions were sealed.
+    """
     run_dir = Path(run_dir)
     label = f"{cfg.policy.name} seed={cfg.seed}"
+    sealed: list[int] = []
+
+    def on_day(day: int) -> None:
+        sealed.append(day)
+        bar.update(1)
+
     try:
         with tqdm(total=cfg.days, desc=label, unit="day", disable=not cfg.progress) as bar:
             started = time.perf_counter()
-            result = simulate(cfg, run_dir, on_day=lambda day: bar.update(1))
+            result = simulate(cfg, run_dir, on_day=on_day)
             wall = time.perf_counter() - started
+        write_outputs(cfg, run_dir, result, resolved, wall, label)
     except BaseException as err:  # interrupted or crashed: say so, keep what was logged
         status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
-        write_text(run_dir / "run.json", json.dumps({"status": status, "error": repr(err)}) + "\n")
+        write_text(run_dir / "run.json", json.dumps({
+            "status": status, "error": repr(err), "days_done": len(sealed),
+            "days": cfg.days}) + "\n")
         raise
+    return result
+
+
+def write_outputs(cfg: RunConfig, run_dir: Path, result: RunResult,
+                  resolved: DictConfig | None, wall: float, label: str) -> None:
+    """Config as run, metrics, registry, report, then ``run.json`` saying complete."""
     config_text = resolved_yaml(cfg, resolved, result.entropy)
     write_text(run_dir / "config.yaml", config_text)
     with atomic_path(run_dir / "metrics.parquet") as tmp:
@@ -65,7 +91,6 @@ def execute(cfg: RunConfig, run_dir: Path, resolved: DictConfig | None = None) -
     write_report(result.metrics, run_dir / "report.html", f"recloop: {label}",
                  {k: str(v) for k, v in summary.items()}, lead=banner, extra=checks)
     write_text(run_dir / "run.json", json.dumps(summary, indent=2) + "\n")
-    return result
 
 
 def item_table(items: ItemMetadata) -> pd.DataFrame:
@@ -150,7 +175,8 @@ def main(cfg: DictConfig) -> float:
         run_cfg = run_config(cfg)  # each job of a sweep types its plug-ins itself
         validate(run_cfg)
     except ConfigError as err:
-        shutil.rmtree(run_dir, ignore_errors=True)  # nothing of value in it yet
+        if not any(p.name not in SCAFFOLD and p.suffix != ".log" for p in run_dir.iterdir()):
+            shutil.rmtree(run_dir, ignore_errors=True)  # only what Hydra and the guard made
         fail(err)
     result = execute(run_cfg, run_dir, cfg)
     print(gate_line(result))
@@ -163,6 +189,14 @@ class SweepEnd(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: object) -> None:
         print(f"sweep finished; compare its runs with: recloop-report {config.hydra.sweep.dir}")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler, ``kill``, a container stop) ends a run as Ctrl-C does."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
 
 
 def fail(err: ConfigError) -> None:
@@ -180,9 +214,10 @@ def cli() -> None:
         check_command_line(sys.argv[1:])
     except ConfigError as err:
         fail(err)
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         main()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         print("recloop: interrupted; what was logged is kept, and the run's run.json says "
               '"interrupted"', file=sys.stderr)
-        sys.exit(130)
+        sys.exit(143 if isinstance(err, Terminated) else 130)

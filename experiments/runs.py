@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 import yaml
 from tqdm.auto import tqdm
 
+from recloop.experiments.lock import live_holder
 from recloop.policies.base import Policy
 from recloop.sim.metrics.abtest import AB_ROWS
 from recloop.sim.metrics.catalogue import COVERAGE, CTR, GINI, GRAVEYARD, TOP1_SHARE, UTILITY
@@ -81,8 +82,8 @@ def find_runs(root: Path) -> tuple[list[Path], list[Skipped]]:
     """Finished run directories below ``root`` (or ``root`` itself), and the ones skipped.
 
     A directory counts as a run if it has a ``run.json`` or a Hydra ``.hydra/overrides.yaml``;
-    one without ``run.json`` is still running or was killed, so it is skipped, as are
-    failed and unreadable ones.
+    one without ``run.json`` is still running (its ``run.lock`` names a live process) or
+    was killed (reported as interrupted), so it is skipped, as are failed and unreadable ones.
     """
     root = Path(root)
     candidates = {p.parent for p in root.rglob("run.json")}
@@ -102,7 +103,9 @@ def _not_finished(path: Path) -> str | None:
     """Why ``path`` is not a finished run, or None if it is."""
     status_file = path / "run.json"
     if not status_file.is_file():
-        return "unfinished (no run.json)"
+        writer = live_holder(path)
+        return (f"running ({writer})" if writer is not None
+                else "status 'interrupted' (no run.json and no live run.lock: it was killed)")
     try:
         summary = json.loads(status_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:

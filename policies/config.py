@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from recloop.conf.ranges import UNIT, AtLeast, Between, one_of, ranged
+from recloop.conf.ranges import MAX_DAYS, UNIT, Between, one_of, ranged
 
 
 @dataclass
@@ -26,14 +26,14 @@ class PolicyConfig:
     _target_: str = ""
     epsilon: float = ranged(0.0, UNIT)  # per-slot exploration probability (0 = off)
     # MMR weight on redundancy with what is already in the slate
-    diversity: float = ranged(0.0, AtLeast(0))
+    diversity: float = ranged(0.0, Between(0, 100))
     # "genre" or "embedding" (the base model's item vectors)
     similarity: str = ranged("genre", one_of("genre", "embedding"))
     # at most this many items of one genre per slate (0 = off)
-    genre_cap: int = ranged(0, AtLeast(0, integer=True))
+    genre_cap: int = ranged(0, Between(0, 10_000, integer=True))
     # slots guaranteed to new releases (0 = off)
     fresh_slots: int = ranged(0, Between(0, "serving.k", integer=True))
     # "new" = released within this many days of the serving day
-    fresh_days: int = ranged(7, AtLeast(1, integer=True))
+    fresh_days: int = ranged(7, Between(1, MAX_DAYS, integer=True))
     # how many of the base's best items the re-rankers choose from
     candidates: int = ranged(100, Between(1, "catalog.n_items", integer=True))

@@ -23,7 +23,7 @@ from implicit.nearest_neighbours import CosineRecommender
 from implicit.utils import ParameterWarning
 from threadpoolctl import threadpool_limits
 
-from recloop.conf.ranges import AtLeast, ranged
+from recloop.conf.ranges import Between, ranged
 from recloop.policies.base import ScoringPolicy
 from recloop.policies.config import PolicyConfig
 from recloop.policies.foldin import fold_in
@@ -38,7 +38,7 @@ class ItemKNNConfig(PolicyConfig):
     """Item-item cosine neighbourhoods over the window's positive labels."""
 
     name: str = "item_knn"
-    neighbours: int = ranged(50, AtLeast(1, integer=True))
+    neighbours: int = ranged(50, Between(1, 10_000, integer=True))
 
 
 @dataclass
@@ -46,16 +46,16 @@ class ALSConfig(PolicyConfig):
     """Implicit-feedback matrix factorisation (Hu, Koren & Volinsky 2008)."""
 
     name: str = "als"
-    factors: int = ranged(32, AtLeast(1, integer=True))
-    regularization: float = ranged(0.05, AtLeast(0))
+    factors: int = ranged(32, Between(1, 1024, integer=True))
+    regularization: float = ranged(0.05, Between(0, 1000))
     # confidence = alpha * count on observed items (implicit's convention)
-    alpha: float = ranged(10.0, AtLeast(0, strict=True))
-    iterations: int = ranged(10, AtLeast(1, integer=True))
+    alpha: float = ranged(10.0, Between(0, 10_000, strict=True))
+    iterations: int = ranged(10, Between(1, 1000, integer=True))
     # sweeps that carry a gated candidate over to the window with the held-out day, starting
     # from its own factors; 0 refits from scratch
-    refit_iterations: int = ranged(3, AtLeast(0, integer=True))
+    refit_iterations: int = ranged(3, Between(0, 1000, integer=True))
     # OpenMP threads; 2 helps only on an idle machine and is 5x slower on a busy one
-    threads: int = ranged(1, AtLeast(1, integer=True))
+    threads: int = ranged(1, Between(1, 256, integer=True))
 
 
 @dataclass
@@ -63,12 +63,12 @@ class BPRConfig(PolicyConfig):
     """Bayesian personalised ranking (Rendle et al. 2009): pairwise SGD on sampled triples."""
 
     name: str = "bpr"
-    factors: int = ranged(32, AtLeast(1, integer=True))
-    learning_rate: float = ranged(0.01, AtLeast(0, strict=True))
-    regularization: float = ranged(0.01, AtLeast(0))
-    iterations: int = ranged(100, AtLeast(1, integer=True))
+    factors: int = ranged(32, Between(1, 1024, integer=True))
+    learning_rate: float = ranged(0.01, Between(0, 1, strict=True))
+    regularization: float = ranged(0.01, Between(0, 1000))
+    iterations: int = ranged(100, Between(1, 10_000, integer=True))
     # > 1 runs lock-free parallel SGD: faster, but no longer reproducible
-    threads: int = ranged(1, AtLeast(1, integer=True))
+    threads: int = ranged(1, Between(1, 256, integer=True))
 
 
 class _WindowPolicy(ScoringPolicy):

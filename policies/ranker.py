@@ -23,19 +23,19 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import threadpool_limits
 
-from recloop.conf.ranges import AtLeast, Between, ranged
+from recloop.conf.ranges import Between, ranged
 
 
 @dataclass
 class RankerConfig:
     """Boosting settings of the ranker."""
 
-    iterations: int = ranged(100, AtLeast(1, integer=True))  # boosting rounds (trees)
-    learning_rate: float = ranged(0.1, AtLeast(0, strict=True))
-    leaves: int = ranged(15, AtLeast(2, integer=True))  # max leaves per tree
+    iterations: int = ranged(100, Between(1, 5000, integer=True))  # boosting rounds (trees)
+    learning_rate: float = ranged(0.1, Between(0, 1, strict=True))
+    leaves: int = ranged(15, Between(2, 1024, integer=True))  # max leaves per tree
     bins: int = ranged(64, Between(2, 255, integer=True))  # quantile bins per feature
     # fewer positive training pairs: do not train
-    min_positives: int = ranged(10, AtLeast(1, integer=True))
+    min_positives: int = ranged(10, Between(1, 100_000, integer=True))
 
 
 class AdditiveRanker:

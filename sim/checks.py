@@ -13,12 +13,14 @@ simulation with one line such as ``serving.k=5000 is out of range: allowed 1..20
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import Field, fields, is_dataclass
 from typing import Any
 
 from recloop.conf.ranges import AtLeast, Between, OneOf, Rule, rule_of
 from recloop.policies.registry import POLICIES
+from recloop.sim import machine_fit
 from recloop.sim.config import MINUTES_PER_DAY, ConfigError, RunConfig
 from recloop.sim.data_checks import calibration_data, users_from_data
 
@@ -28,15 +30,16 @@ POLICY_SLOTS = ("policy", "ab.treatment", "shadow")  # policy configs: checked o
 Check = Callable[[Any, RunConfig], str | None]  # returns the allowed range when violated
 
 
-def between(lo: float, hi: float | str, *, integer: bool = False) -> Check:
-    """Value within [lo, hi]; ``hi`` may name another field (e.g. ``catalog.n_items``)."""
+def between(lo: float, hi: float | str, *, integer: bool = False, strict: bool = False) -> Check:
+    """Value within [lo, hi] (``(lo, hi]`` when strict); ``hi`` may name another field."""
 
     def check(value: Any, cfg: RunConfig) -> str | None:
         top = lookup(cfg, hi) if isinstance(hi, str) else hi
-        ok = _is_number(value, integer) and lo <= value <= top
+        ok = _is_number(value, integer) and (value > lo if strict else value >= lo) and value <= top
         kind = "an integer" if integer else "a number"
         limit = f"{top} ({hi})" if isinstance(hi, str) else f"{top}"
-        return None if ok else f"{kind} in {lo}..{limit}"
+        return None if ok else (f"{kind} > {lo} and <= {limit}" if strict
+                                else f"{kind} in {lo}..{limit}")
 
     return check
 
@@ -150,6 +153,12 @@ def days_in_run(value: Any, cfg: RunConfig) -> str | None:
     return None if ok else f"a list of days in 0..{cfg.days - 1}"
 
 
+def not_below_volume_low(value: Any, cfg: RunConfig) -> str | None:
+    """A low bound above the high one would fail every day's volume check."""
+    low = cfg.pipeline.validation.volume_low
+    return None if value >= low else f"at least pipeline.validation.volume_low ({low})"
+
+
 def rollback_needs_models(value: Any, cfg: RunConfig) -> str | None:
     """Rolling back loads the previous model's saved artifact."""
     if value > 0 and cfg.pipeline.keep_models == "none":
@@ -166,6 +175,7 @@ CROSS_FIELD: dict[str, Check] = {  # checked after the field's own declared rang
     "users.n_users": seen_matrix_fits,
     "train.leakage": leak_has_a_target,
     "pipeline.rollback_ctr_drop": rollback_needs_models,
+    "pipeline.validation.volume_high": not_below_volume_low,
     "faults.failed_nights": nights_after_first,
     "faults.log_loss_days": days_in_run,
     "controller.adaptive_epsilon": needs_explorer,
@@ -195,6 +205,20 @@ def validate(cfg: RunConfig) -> None:
         allowed = check(value, cfg)
         if allowed is not None:
             raise ConfigError(f"{path}={value!r} is out of range: allowed {allowed}")
+    check_machine(cfg)
+
+
+def check_machine(cfg: RunConfig) -> None:
+    """Training threads against the cores, then the peak-memory estimate against what the
+    machine has free (``sim/machine_fit.py``); after the ranges, so the estimate's inputs
+    are sane."""
+    for slot, policy in [*serving_policies(cfg).items(), ("shadow", cfg.shadow)]:
+        threads = getattr(policy, "threads", None)
+        if threads is not None and (allowed := machine_fit.threads_problem(threads)):
+            raise ConfigError(f"{slot}.threads={threads!r} is out of range: allowed {allowed}")
+    problem = machine_fit.memory_problem(cfg, machine_fit.available_bytes())
+    if problem is not None:
+        raise ConfigError(problem)
 
 
 def policy_rules(prefix: str, policy: Any) -> dict[str, Check]:
@@ -234,7 +258,7 @@ def field_check(spec: Field[Any], path: str) -> Check | None:
 def to_check(rule: Rule) -> Check:
     """The check that enforces a declared rule."""
     if isinstance(rule, Between):
-        return between(rule.lo, rule.hi, integer=rule.integer)
+        return between(rule.lo, rule.hi, integer=rule.integer, strict=rule.strict)
     if isinstance(rule, AtLeast):
         return at_least(rule.lo, integer=rule.integer, strict=rule.strict)
     if isinstance(rule, OneOf):
@@ -251,6 +275,10 @@ def lookup(cfg: Any, path: str) -> Any:
 
 
 def _is_number(value: Any, integer: bool) -> bool:
+    """An int (a float too unless ``integer``), never a bool, never NaN or ±inf: ``inf``
+    passes every lower bound and NaN fails every comparison silently."""
     if isinstance(value, bool):
         return False
-    return isinstance(value, int) if integer else isinstance(value, (int, float))
+    if integer:
+        return isinstance(value, int)
+    return isinstance(value, (int, float)) and math.isfinite(value)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from recloop.conf.ranges import UNIT, AtLeast, ranged
+from recloop.conf.ranges import UNIT, Between, ranged
 
 
 @dataclass
@@ -22,7 +22,7 @@ class ControllerConfig:
     adaptive_epsilon: bool = False
     target_top1_share: float = ranged(0.5, UNIT)
     # multiply (share above target) or divide (below) epsilon by this
-    step: float = ranged(1.5, AtLeast(1, strict=True))
+    step: float = ranged(1.5, Between(1, 100, strict=True))
     min_epsilon: float = ranged(0.01, UNIT)
     max_epsilon: float = ranged(0.5, UNIT)
 

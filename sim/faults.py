@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from recloop.conf.ranges import UNIT, AtLeast, ranged
+from recloop.conf.ranges import UNIT, Between, ranged
 
 
 @dataclass
@@ -21,8 +21,8 @@ class FaultConfig:
     holds those rules because they read ``days``.
     """
 
-    outage_rate: float = ranged(0.0, AtLeast(0))  # model-server outages per day (Poisson)
-    outage_hours: float = ranged(1.0, AtLeast(0, strict=True))  # mean duration (exponential)
+    outage_rate: float = ranged(0.0, Between(0, 100))  # model-server outages per day (Poisson)
+    outage_hours: float = ranged(1.0, Between(0, 240, strict=True))  # mean duration (exponential)
     nightly_failure_rate: float = ranged(0.0, UNIT)  # probability that a nightly job crashes
     failed_nights: list[int] = field(default_factory=list)  # nights (before day d) that crash
     log_loss_days: list[int] = field(default_factory=list)  # days whose log loses rows

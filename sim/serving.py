@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from recloop.conf.ranges import AtLeast, Between, one_of, ranged
+from recloop.conf.ranges import Between, one_of, ranged
 from recloop.policies.base import Policy
 from recloop.policies.shifted import ExploredLists
 from recloop.policies.types import ServeContext, Slates
@@ -40,7 +40,7 @@ class ServingConfig:
     name: str = ranged("batch", one_of("batch", "realtime", "hybrid"))
     k: int = ranged(10, Between(1, "catalog.n_items", integer=True))  # position is logged as int16
     # extra batch candidates per user to replace items watched during the day
-    spare: int = ranged(10, AtLeast(0, integer=True))
+    spare: int = ranged(10, Between(0, "catalog.n_items", integer=True))
     # hybrid: nightly candidates per user, re-ranked per request
     hybrid_candidates: int = ranged(100, Between(1, "catalog.n_items", integer=True))
 

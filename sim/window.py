@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recloop.conf.ranges import AtLeast, one_of, ranged
+from recloop.conf.ranges import MAX_DAYS, Between, one_of, ranged
 from recloop.policies.types import TrainingWindow
 from recloop.sim.eventlog import EventLog
 
@@ -22,7 +22,7 @@ WINDOW_COLUMNS = [
 class TrainConfig:
     """What the nightly fit reads."""
 
-    window_days: int = ranged(30, AtLeast(1, integer=True))
+    window_days: int = ranged(30, Between(1, MAX_DAYS, integer=True))
     # "click" or "complete" (a watch of at least complete_at)
     label: str = ranged("click", one_of("click", "complete"))
     # Deliberate leakage, to show what it does: "window" trains the gate's candidate on its

@@ -321,11 +321,11 @@ def test_epsilon_sweep_is_checked_job_by_job() -> None:
     ("override", "allowed"),
     [
         ("policy.epsilon=1.5", "0.0..1.0"),
-        ("policy.diversity=-1", ">= 0"),
+        ("policy.diversity=-1", "0..100"),
         ("policy.similarity=cosine", "genre, embedding"),
-        ("policy.genre_cap=-2", ">= 0"),
+        ("policy.genre_cap=-2", "0..10000"),
         ("policy.fresh_slots=11", "0..10 (serving.k)"),
-        ("policy.fresh_days=0", ">= 1"),
+        ("policy.fresh_days=0", "1..10000"),
         ("policy.candidates=0", "1..2000 (catalog.n_items)"),
     ],
 )

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from recloop.conf.ranges import UNIT, AtLeast, ranged
+from recloop.conf.ranges import MAX_DAYS, UNIT, Between, ranged
 from recloop.sim.eventlog import SCHEMA
 
 
@@ -25,9 +25,9 @@ class ValidationConfig:
     # for every column except propensity (null = unknown)
     max_null_rate: float = ranged(0.0, UNIT)
     # a day below this × the trailing mean volume fails
-    volume_low: float = ranged(0.5, AtLeast(0))
-    volume_high: float = ranged(2.0, AtLeast(0, strict=True))  # ... and above this ×
-    trailing_days: int = ranged(7, AtLeast(1, integer=True))
+    volume_low: float = ranged(0.5, Between(0, 1000))
+    volume_high: float = ranged(2.0, Between(0, 1000, strict=True))  # ... and above this ×
+    trailing_days: int = ranged(7, Between(1, MAX_DAYS, integer=True))
 
 
 @dataclass(frozen=True)
