@@ -31,7 +31,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from recloop.conf.ranges import AtLeast, Between, ranged
+from recloop.conf.ranges import Between, ranged
 from recloop.sim.atomic import atomic_path
 from recloop.sim.churn_features import ActivityReader
 from recloop.sim.eventlog import EventLog
@@ -54,11 +54,11 @@ class ChurnModelConfig:
     train_dates: int = ranged(7, Between(1, 365, integer=True))  # labelled dates per fit
     min_train_dates: int = ranged(3, Between(1, 365, integer=True))  # before the first fit
     popular_share: float = ranged(0.1, Between(0.001, 1.0))  # "popular": top share of titles
-    regularisation: float = ranged(1.0, AtLeast(0.0, strict=True))  # inverse strength, C
+    regularisation: float = ranged(1.0, Between(0.0, 1e6, strict=True))  # inverse strength, C
     holdout_share: float = ranged(0.0, Between(0.0, 0.5))  # users served random slates
     holdout_salt: str = "holdout"  # part of the holdout's assignment hash
     alarm_days: int = ranged(3, Between(1, 365, integer=True))  # consecutive days to alarm
-    alarm_z: float = ranged(1.96, AtLeast(0.0, strict=True))  # the interval's half-width in SE
+    alarm_z: float = ranged(1.96, Between(0.0, 10.0, strict=True))  # the interval's half-width in SE
 
 
 @dataclass

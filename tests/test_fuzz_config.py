@@ -31,7 +31,7 @@ from recloop.sim.metrics.catalogue import CTR
 
 CONFIG_EXAMPLES = 300
 RUN_EXAMPLES = 8
-TINY = [*SMALL, "days=2", "pipeline.save_models=false"]
+TINY = [*SMALL, "days=2", "pipeline.keep_models=none"]
 BASE = check_job(TINY)  # resolves bounds such as "catalog.n_items" for drawing values
 WORLD_SIZE = {"users.n_users", "catalog.n_items", "days", "catalog.release_days",
               "users.visits.signups_per_day", "pipeline.eval_users"}  # the tiny world's job

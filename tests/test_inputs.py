@@ -28,7 +28,7 @@ LISTED = [
     ("policy.iterations=1000000000", "policy.iterations"),
     ("catalog.latent_dim=100000000", "catalog.latent_dim"),
     ("pipeline.gate=2", "pipeline.gate"),
-    ("pipeline.save_models=yes", "pipeline.save_models"),
+    ("pipeline.gate=yes", "pipeline.gate"),
     ("policy@ab.treatment=popular", "ab.share"),
     ("pipeline.validation.volume_low=3", "pipeline.validation.volume_high"),
 ]
