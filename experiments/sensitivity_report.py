@@ -28,9 +28,10 @@ def sensitivity_blocks(runs: Sequence[Run]) -> list[tuple[str, str, go.Figure | 
     per_seed = sv.effects(runs)
     table = sv.verdicts(per_seed, order)
     seeds = per_seed.groupby("setting")["seed"].nunique()
+    low, high = (int(seeds.min()), int(seeds.max())) if len(seeds) else (0, 0)
     caption = (f"{len(order)} settings (each moves one world parameter from the centre, "
-               f"'{sv.CENTRE}'), {int(seeds.min()) if len(seeds) else 0}–"
-               f"{int(seeds.max()) if len(seeds) else 0} seeds each, findings read as the mean "
+               f"'{sv.CENTRE}'), {low if low == high else f'{low}–{high}'} seeds each, "
+               "findings read as the mean "
                f"of the last {sv.LATE_DAYS} days. A setting holds a finding when the mean over "
                "seeds has the sign the finding claims by more than 2 s.e., flips it when it has "
                "the other sign by as much, and is unclear otherwise.")
@@ -55,18 +56,24 @@ def forest_figure(table: pd.DataFrame, order: Sequence[str]) -> go.Figure:
     fig = make_subplots(rows=1, cols=max(len(findings), 1), shared_yaxes=True,
                         subplot_titles=[f"{f.name}<br><sub>{f.meaning}</sub>" for f in findings],
                         horizontal_spacing=0.03)
+    in_legend: set[str] = set()
     for col, finding in enumerate(findings, start=1):
         sub = table[table["finding"] == finding.name]
         for verdict, colour in VERDICT_COLOURS.items():
             part = sub[sub["verdict"] == verdict]
+            if part.empty:
+                continue
             fig.add_trace(go.Scatter(
                 x=part["mean"], y=part["setting"], mode="markers", name=verdict,
-                marker={"color": colour, "size": 8}, legendgroup=verdict, showlegend=col == 1,
+                marker={"color": colour, "size": 8}, legendgroup=verdict,
+                showlegend=verdict not in in_legend,
                 error_x={"type": "data", "array": 2 * part["se"], "color": colour},
                 hovertemplate="%{y}: %{x:.4g}<extra>" + verdict + "</extra>"), row=1, col=col)
+            in_legend.add(verdict)
         fig.add_vline(x=0, line_dash="dash", line_color="#555", row=1, col=col)
     fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(order)))
-    fig.update_layout(**LAYOUT, height=140 + ROW_PX * len(order), legend_title_text="verdict")
+    fig.update_layout(**{**LAYOUT, "margin": {"l": 50, "r": 20, "t": 90, "b": 40}},
+                      height=170 + ROW_PX * len(order), legend_title_text="verdict")
     return fig
 
 
