@@ -29,7 +29,8 @@ from recloop.sim.checks import lookup
 from recloop.sim.config import ConfigError, RunConfig
 from recloop.sim.metrics.catalogue import CTR
 
-CONFIG_EXAMPLES = 300
+CONFIG_EXAMPLES = 100  # the quick suite's budget (about 30 s); the slow suite tries more
+CONFIG_EXAMPLES_SLOW = 600
 RUN_EXAMPLES = 8
 TINY = [*SMALL, "days=2", "pipeline.keep_models=none"]
 BASE = check_job(TINY)  # resolves bounds such as "catalog.n_items" for drawing values
@@ -178,10 +179,12 @@ def not_as_asked(cfg: RunConfig, overrides: list[str]) -> list[str]:
     return changed
 
 
-def test_random_override_sets_give_a_field_error_or_a_sane_config() -> None:
+def fuzz_the_checks(examples: int) -> None:
+    """Draw ``examples`` override sets (seeded); each is refused in one line naming a field
+    or accepted as a sane config holding exactly what was asked."""
     outcomes: dict[str, int] = {"accepted": 0, "refused": 0}
 
-    @settings(max_examples=CONFIG_EXAMPLES, derandomize=True, deadline=None, database=None,
+    @settings(max_examples=examples, derandomize=True, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow])
     @given(override_sets())
     def one_line_or_sane(overrides: list[str]) -> None:
@@ -198,8 +201,17 @@ def test_random_override_sets_give_a_field_error_or_a_sane_config() -> None:
 
     one_line_or_sane()
     print(f"override sets tried: {sum(outcomes.values())} {outcomes}")
-    assert sum(outcomes.values()) >= CONFIG_EXAMPLES  # the budget was spent, not skipped
-    assert min(outcomes.values()) > CONFIG_EXAMPLES // 10  # both outcomes well exercised
+    assert sum(outcomes.values()) >= examples  # the budget was spent, not skipped
+    assert min(outcomes.values()) > examples // 10  # both outcomes well exercised
+
+
+def test_random_override_sets_give_a_field_error_or_a_sane_config() -> None:
+    fuzz_the_checks(CONFIG_EXAMPLES)
+
+
+@pytest.mark.slow
+def test_many_random_override_sets_give_a_field_error_or_a_sane_config() -> None:
+    fuzz_the_checks(CONFIG_EXAMPLES_SLOW)
 
 
 @pytest.mark.slow
