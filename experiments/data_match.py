@@ -152,4 +152,4 @@ def summary_table(comparisons: list[Comparison]) -> pd.DataFrame:
     """One row per comparison: distance, threshold, verdict."""
     return pd.DataFrame([{"comparison": c.name, "distance": c.distance_name,
                           "value": c.distance, "threshold": c.threshold,
-                          "within": c.passed} for c in comparisons])
+                          "within": "yes" if c.passed else "NO"} for c in comparisons])
