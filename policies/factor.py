@@ -67,8 +67,9 @@ class BPRConfig(PolicyConfig):
     learning_rate: float = ranged(0.01, Between(0, 1, strict=True))
     regularization: float = ranged(0.01, Between(0, 1000))
     iterations: int = ranged(100, Between(1, 10_000, integer=True))
-    # > 1 runs lock-free parallel SGD: faster, but no longer reproducible
-    threads: int = ranged(1, Between(1, 256, integer=True))
+    # pinned to 1: implicit's parallel BPR is lock-free SGD (threads race on shared factors),
+    # so two runs with one seed differed in 104 of 245 metric rows at threads=2
+    threads: int = ranged(1, Between(1, 1, integer=True))
 
 
 class _WindowPolicy(ScoringPolicy):

@@ -77,6 +77,13 @@ def test_sweep_expands_to_every_job_and_checks_each() -> None:
         check_command_line(["-m", "serving.k=5,50000", "catalog=small"])
 
 
+def test_bpr_threads_are_pinned_for_reproducibility() -> None:
+    """Lock-free parallel SGD races on shared factors: one seed, two different runs."""
+    with pytest.raises(ConfigError, match=r"policy.threads=2 is out of range: allowed an integer in 1..1"):
+        check_job(["policy=bpr", "policy.threads=2"])
+    assert check_job(["policy=als", "policy.threads=2"]).policy.threads == 2
+
+
 def test_seed_null_is_allowed() -> None:
     assert check_job(["seed=null"]).seed is None
 
