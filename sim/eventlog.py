@@ -49,6 +49,10 @@ class EventLog:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.digests: dict[int, str] = {}
+        # rows handed to the log per sealed day, counted by the serving side before any
+        # loss: what validation expects the partition to hold
+        self.served: dict[int, int] = {}
+        self._buffered = 0
         self._chunks: list[dict[str, np.ndarray]] = []
         self._labels: list[dict[str, str]] = []  # per chunk: its constant string columns
 
@@ -66,6 +70,7 @@ class EventLog:
             raise ValueError(f"impression rows lack columns {sorted(missing)}")
         self._labels.append(labels)
         self._chunks.append(columns)
+        self._buffered += len(columns["item"])
 
     def lose(self, fraction: float, rng: np.random.Generator) -> None:
         """Fault injection: drop a random ``fraction`` of today's buffered rows."""
@@ -84,6 +89,7 @@ class EventLog:
         with atomic_path(path) as tmp:
             pq.write_table(table, tmp, compression="zstd")
         self.digests[day] = hashlib.sha256(path.read_bytes()).hexdigest()
+        self.served[day], self._buffered = self._buffered, 0
         self._chunks, self._labels = [], []
         return path
 

@@ -42,6 +42,32 @@ def test_failed_validation_keeps_the_model_and_quarantines_the_day(
     assert set(served.model_version) == {int(m.model_version[2])}  # old model served
 
 
+def test_a_lossy_first_day_no_longer_freezes_the_loop(
+    small_config: MakeConfig, tmp_path: Path
+) -> None:
+    """Day 0 loses 30% of its rows: it fails against what serving counted, and every later
+    day passes (against a lossy day's volume as the trailing mean, all of them failed)."""
+    result, _ = run(small_config, tmp_path, "days=6", "faults.log_loss_days=[0]",
+                    "faults.log_loss_fraction=0.3")
+    reg = registry(result).set_index("night")
+    assert reg.status[1] == "validation_failed" and "served" in reg.problems[1][0]
+    assert (reg.status[2:] == "deployed").all(), reg.status
+
+
+def test_an_unreadable_partition_is_set_aside_and_the_loop_goes_on(
+    small_config: MakeConfig, tmp_path: Path
+) -> None:
+    def corrupt(day: int) -> None:
+        if day == 2:
+            (tmp_path / "log" / "day=0002.parquet").write_bytes(b"not parquet")
+
+    result = simulate(small_config("days=6"), tmp_path, on_day=corrupt)
+    reg = registry(result).set_index("night")
+    assert reg.status[3] == "validation_failed" and reg.problems[3][0].startswith("unreadable")
+    assert (reg.status[4:] == "deployed").all()
+    assert all(2 not in days for days in reg.train_days[4:])
+
+
 def test_crashed_night_keeps_the_model_serving(small_config: MakeConfig, tmp_path: Path) -> None:
     result, m = run(small_config, tmp_path, "days=5", "faults.failed_nights=[2,3]")
     reg = registry(result)

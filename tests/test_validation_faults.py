@@ -63,6 +63,16 @@ def test_volume_against_trailing_mean() -> None:
     assert not validate_partition(day_table(), BOUNDS, [10, 10], cfg).passed  # 40 > 20
 
 
+def test_rows_against_what_serving_counted() -> None:
+    """40 rows of 50 served is 20% lost: the limit fails it, 45 served (11%) passes; with no
+    trailing history the trailing-mean check would have passed both."""
+    cfg = ValidationConfig(max_loss=0.2)
+    lossy = validate_partition(day_table(), BOUNDS, [], cfg, served=50)
+    assert lossy.problems == ["volume: 40 rows of 50 served (20% lost; allowed under 20%)"]
+    assert validate_partition(day_table(), BOUNDS, [], cfg, served=45).passed
+    assert validate_partition(day_table(), BOUNDS, [], cfg, served=None).passed
+
+
 def test_schema_change_and_nulls() -> None:
     table = day_table().drop_columns(["propensity"])
     report = validate_partition(table, BOUNDS, [], ValidationConfig())

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
+
 from recloop.policies.base import Policy
 from recloop.policies.types import TrainingWindow
 from recloop.sim.eventlog import EventLog
@@ -110,8 +112,13 @@ class NightlyJob:
         if not self.cfg.validation.enabled:
             return []
         bounds = Bounds(day, shape[0], shape[1], k)
-        report = validate_partition(self.log.table(day), bounds, self.state.volumes,
-                                    self.cfg.validation)
+        try:
+            table = self.log.table(day)
+        except (OSError, pa.ArrowException) as err:  # set it aside; train on the rest
+            self.state.quarantined.add(day)
+            return [f"unreadable: {str(err).splitlines()[0] if str(err) else type(err).__name__}"]
+        report = validate_partition(table, bounds, self.state.volumes, self.cfg.validation,
+                                    self.log.served.get(day))
         if report.passed:
             self.state.volumes.append(report.rows)
         else:

@@ -24,6 +24,8 @@ class ValidationConfig:
     enabled: bool = True
     # for every column except propensity (null = unknown)
     max_null_rate: float = ranged(0.0, UNIT)
+    # a day missing this share of the rows its serving side counted fails (partial loss)
+    max_loss: float = ranged(0.2, UNIT)
     # a day below this × the trailing mean volume fails
     volume_low: float = ranged(0.5, Between(0, 1000))
     volume_high: float = ranged(2.0, Between(0, 1000, strict=True))  # ... and above this ×
@@ -54,9 +56,11 @@ class ValidationReport:
 
 
 def validate_partition(
-    table: pa.Table, bounds: Bounds, trailing_rows: list[int], cfg: ValidationConfig
+    table: pa.Table, bounds: Bounds, trailing_rows: list[int], cfg: ValidationConfig,
+    served: int | None = None,
 ) -> ValidationReport:
-    """Run every check on one day's table; ``trailing_rows`` are earlier days' volumes."""
+    """Run every check on one day's table; ``trailing_rows`` are earlier days' volumes,
+    ``served`` the rows the serving side counted for the day (None: not known)."""
     report = ValidationReport(bounds.day, table.num_rows)
     report.problems += check_schema(table)
     if report.problems:
@@ -64,6 +68,7 @@ def validate_partition(
     frame = table.to_pandas()
     report.problems += check_nulls(frame, cfg.max_null_rate)
     report.problems += check_ranges(frame, bounds)
+    report.problems += check_delivery(table.num_rows, served, cfg.max_loss)
     report.problems += check_volume(table.num_rows, trailing_rows[-cfg.trailing_days :], cfg)
     return report
 
@@ -104,6 +109,18 @@ def check_ranges(frame: pd.DataFrame, b: Bounds) -> list[str]:
     if clicks.duplicated().any():
         problems.append(f"range: {int(clicks.duplicated().sum())} sessions with several clicks")
     return problems
+
+
+def check_delivery(rows: int, served: int | None, max_loss: float) -> list[str]:
+    """Rows against what serving counted: a lossy day fails even with no history to compare
+    (a lossy first day would otherwise set the trailing mean every later day fails)."""
+    if not served:
+        return []
+    lost = served - rows  # in rows, so that 20% of 50 is exactly 10
+    if lost <= 0 or lost < max_loss * served - 1e-9:
+        return []
+    allowed = f"allowed under {max_loss:.0%}"
+    return [f"volume: {rows} rows of {served} served ({lost / served:.0%} lost; {allowed})"]
 
 
 def check_volume(rows: int, trailing: list[int], cfg: ValidationConfig) -> list[str]:
