@@ -207,6 +207,9 @@ def build_report(
         "swept parameters": ", ".join(keys) or "none (seeds only)",
         "skipped runs": str(len(skipped)),
     }
+    gaps = [f"{r.path.name}: {', '.join(map(str, r.missing_days))}" for r in runs if r.missing_days]
+    if gaps:
+        details["log days missing (figures cover the rest)"] = "; ".join(gaps)
     blocks, lead = page_blocks(runs, keys, path)
     single = len(runs) == 1 and runs[0].path.resolve() == path.resolve()
     target = Path(out if out is not None else path / "report.html")
@@ -240,8 +243,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReportError as err:
         print(f"recloop-report: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # an unwritable --out or folder: one line, not a traceback
+        print(f"recloop-report: cannot write the report: {err.strerror or err} "
+              f"({err.filename or args.out or args.path})", file=sys.stderr)
+        return 2
     for skip in skipped:
         print(f"recloop-report: skipped {skip.path}: {skip.reason}", file=sys.stderr)
+    for run in runs:
+        if run.missing_days:
+            days = ", ".join(map(str, run.missing_days))
+            print(f"recloop-report: {run.path}: log days missing: {days}", file=sys.stderr)
     print(f"report: {target} (runs: {len(runs)}, variants: {len({r.variant for r in runs})})")
     return 0
 

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import yaml
 from tqdm.auto import tqdm
 
+from recloop.experiments.exposure import item_exposure, missing_log_days
 from recloop.experiments.lock import live_holder
 from recloop.policies.base import Policy
 from recloop.sim.metrics.abtest import AB_ROWS
@@ -56,6 +55,7 @@ class Run:
     exposure_total: np.ndarray  # impressions per item over the whole run
     variant: str = field(default="")
     config: dict = field(default_factory=dict)  # the run's config.yaml, as run
+    missing_days: list[int] = field(default_factory=list)  # log partitions not on disk
     items: pd.DataFrame = field(default_factory=pd.DataFrame)  # item, genre, release_day
 
     def log(self, days: Iterable[int] | None = None,
@@ -184,24 +184,6 @@ def variant_order(runs: Sequence[Run], keys: Sequence[str]) -> list[str]:
     return sorted(firsts, key=lambda v: [value_key(firsts[v].overrides.get(k, "")) for k in keys])
 
 
-def item_exposure(path: Path, n_items: int) -> tuple[np.ndarray, np.ndarray]:
-    """Impressions per item on the last logged day and over the whole run.
-
-    Items never shown count as zeros (``n_items`` from the config), which is the point:
-    a catalog's unseen tail is where concentration shows. Organic plays were never shown,
-    so they are not impressions.
-    """
-    parts = sorted((path / "log").glob("day=*.parquet"))
-    total = np.zeros(n_items, dtype=np.int64)
-    final = total.copy()
-    shown = pc.field("serving_path") != "organic"
-    for part in parts:
-        items = pq.read_table(part, columns=["item"], filters=shown).column("item").to_numpy()
-        final = np.bincount(items, minlength=n_items)[:n_items]
-        total += final
-    return final, total
-
-
 def load_run(path: Path) -> Run:
     """Read one finished run directory (metrics, registry, exposure, overrides)."""
     summary = json.loads((path / "run.json").read_text(encoding="utf-8"))
@@ -215,7 +197,7 @@ def load_run(path: Path) -> Run:
     metrics = pd.read_parquet(path / "metrics.parquet")
     overrides = run_overrides(path, summary)
     return Run(path, summary, overrides, metrics, registry, n_items, final, total, config=config,
-               items=items)
+               items=items, missing_days=missing_log_days(path, int(config.get("days", 0))))
 
 
 def load_runs(paths: Sequence[Path]) -> tuple[list[Run], list[Skipped]]:

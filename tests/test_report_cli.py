@@ -89,6 +89,24 @@ def test_single_run_directory(sweep: Path, tmp_path: Path) -> None:
     assert "runs: 1" in done.stdout
 
 
+def test_missing_log_days_are_named_and_an_unwritable_out_is_one_line(
+    sweep: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "one"
+    shutil.copytree(next(sweep.glob("0_*")), run)
+    (run / "log" / "day=0001.parquet").unlink()
+    done = report([str(run)], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "log days missing: 1" in done.stderr
+    assert "log days missing (figures cover the rest)" in (run / "report.html").read_text()
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    done = report([str(run), "--out", str(blocker / "report.html")], tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().startswith("recloop-report: cannot write the report")
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
 def test_out_option_writes_elsewhere(sweep: Path, tmp_path: Path) -> None:
     out = tmp_path / "deep" / "sweep.html"
     root = tmp_path / "sweep"
