@@ -197,7 +197,8 @@ def build_report(
     runs, unreadable = rl.load_runs(found)
     skipped += unreadable
     if not runs:
-        note = f" ({len(skipped)} skipped: failed, unfinished or unreadable)" if skipped else ""
+        note = (f" ({len(skipped)} skipped: failed, unfinished or unreadable; first: "
+                f"{skipped[0].path.name}: {skipped[0].reason})") if skipped else ""
         raise ReportError(f"no finished runs under {path}{note}")
     keys = rl.assign_variants(runs)
     details = {

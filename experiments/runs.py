@@ -195,6 +195,9 @@ def load_run(path: Path) -> Run:
     items = pd.read_parquet(items_file) if items_file.is_file() else pd.DataFrame()
     final, total = item_exposure(path, n_items)
     metrics = pd.read_parquet(path / "metrics.parquet")
+    lacking = [c for c in ("day", "arm", "metric", "value") if c not in metrics.columns]
+    if lacking:
+        raise ValueError(f"metrics.parquet lacks columns {lacking}")
     overrides = run_overrides(path, summary)
     return Run(path, summary, overrides, metrics, registry, n_items, final, total, config=config,
                items=items, missing_days=missing_log_days(path, int(config.get("days", 0))))

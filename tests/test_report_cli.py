@@ -9,6 +9,7 @@ import subprocess
 import tomllib
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from conftest import entry_point, recloop
 from plotly.offline import get_plotlyjs
@@ -105,6 +106,21 @@ def test_missing_log_days_are_named_and_an_unwritable_out_is_one_line(
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().startswith("recloop-report: cannot write the report")
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("content", [b"", "wrong schema"])
+def test_an_unreadable_metrics_table_is_one_line_with_its_reason(
+    sweep: Path, tmp_path: Path, content: object
+) -> None:
+    run = tmp_path / "one"
+    shutil.copytree(next(sweep.glob("0_*")), run)
+    if content == b"":
+        (run / "metrics.parquet").write_bytes(b"")
+    else:
+        pd.DataFrame({"x": [1]}).to_parquet(run / "metrics.parquet")
+    done = report([str(run)], tmp_path)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert "unreadable (" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_out_option_writes_elsewhere(sweep: Path, tmp_path: Path) -> None:
