@@ -14,8 +14,8 @@ from recloop.experiments.abreport import AB_METRICS, arm_means, bias_rows, desig
 from recloop.experiments.report_cli import build_report
 from recloop.sim.metrics.catalogue import CTR
 
-SWEEP = ["-m", "users=small", "catalog=small", "days=4", "progress=false", "policy=popular",
-         "policy@ab.treatment=item_knn", "pipeline.gate=false",
+SWEEP = ["-m", "users=small", "users.n_users=300", "catalog=small", "days=3", "progress=false",
+         "policy=popular", "policy@ab.treatment=item_knn", "pipeline.gate=false",
          "ab=all_control,all_treatment,pooled,per_arm", "seed=0,1"]
 
 
