@@ -22,7 +22,7 @@ from recloop.experiments.preflight import check_job
 from recloop.experiments.run import execute
 from recloop.experiments.runs import Run
 from recloop.experiments.runs import load_run as read_run
-from recloop.sim.config import RunConfig
+from recloop.sim.config import ConfigError, RunConfig
 from recloop.sim.story import RunResult
 
 
@@ -35,16 +35,21 @@ def config(*overrides: str, config_dir: str | Path | None = None) -> RunConfig:
     return check_job(list(overrides), [Path(config_dir)] if config_dir is not None else [])
 
 
-def run(cfg: RunConfig, run_dir: str | Path) -> RunResult:
+def run(cfg: RunConfig, run_dir: str | Path, resume: bool = False) -> RunResult:
     """Simulate ``cfg`` into a run directory, as the ``recloop`` command does: a folder
-    holding a finished run, or one another process is writing, raises ``FileExistsError``."""
+    holding a finished run, or one another process is writing, raises ``FileExistsError``.
+    ``resume``: continue an unfinished run in ``run_dir`` from its last checkpoint (as
+    ``recloop resume=PATH``); ``ValueError`` if it cannot be (another config, no checkpoint).
+    """
     path = Path(run_dir)
     try:
-        claim_run_dir(path)
+        claim_run_dir(path, resume)
     except FolderError as err:
         raise FileExistsError(str(err)) from None
     try:
-        return execute(cfg, path)
+        return execute(cfg, path, resume=resume)
+    except ConfigError as err:
+        raise ValueError(str(err)) from None
     finally:
         release(path)
 

@@ -5,12 +5,14 @@ Rerunning a command into a finished run's folder used to replace its ``run.json`
 ``run.json`` says ``complete`` is refused with one line (choose another ``hydra.run.dir``;
 recloop does not invent a fresh name, so a folder always holds what its command asked for).
 A folder holding day partitions of an unfinished run (interrupted, failed, killed) is
-refused too, since sealed partitions are never rewritten; one with nothing logged yet may
-be run into again, and temp files interrupted writes left in it are removed then. Either
+refused too, since sealed partitions are never rewritten, unless the command is
+``recloop resume=PATH`` (``experiments/resume.py``), which continues it from its
+checkpoint; one with nothing logged yet may be run into again. Temp files interrupted
+writes left are removed when a folder is claimed. Either
 way the folder is locked first (``experiments/lock.py``), so two processes never write one
 folder.
 
-A sweep folder holding any finished job is refused the same way. ``GuardFolders`` is the
+A sweep folder holding any finished or logged job is refused the same way unless resumed. ``GuardFolders`` is the
 Hydra callback (``conf/config.yaml``) that does this before Hydra creates the run folder
 and writes ``.hydra/``; ``recloop.run`` claims its folder through ``claim_run_dir`` too.
 """
@@ -27,12 +29,17 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from recloop.experiments import lock
+from recloop.experiments.resume import resuming
 
 TEMP_GLOB = ".*.tmp"  # sim/atomic.py's temporary files: ".<name>.<random>.tmp"
 
 
 class FolderError(RuntimeError):
     """A run or sweep folder recloop must not or cannot write; the message is one line."""
+
+
+class NothingToResume(FolderError):
+    """Resuming a run that has finished: not an error, nothing is done."""
 
 
 def is_finished(folder: Path) -> bool:
@@ -44,25 +51,34 @@ def is_finished(folder: Path) -> bool:
     return isinstance(summary, dict) and summary.get("status") == "complete"
 
 
-def claim_run_dir(folder: Path) -> list[Path]:
-    """Lock ``folder`` for this process unless it holds a finished run; returns the orphan
-    temp files removed. Raises ``FolderError`` with one line otherwise."""
+def claim_run_dir(folder: Path, resume: bool = False) -> list[Path]:
+    """Lock ``folder`` for this process unless it holds a finished run, or (without
+    ``resume``) an unfinished one; returns the orphan temp files removed. Raises
+    ``FolderError`` with one line otherwise."""
     folder = Path(folder)
     _take_lock(folder)
     orphans = orphan_temp_files(folder)
     if is_finished(folder):
         lock.release(folder)
+        if resume:
+            raise NothingToResume(f"{folder} holds a finished run; nothing to resume")
         raise FolderError(f"{folder} already holds a finished run; it is left as it is: "
                           "choose another folder (hydra.run.dir=...) or remove it first")
-    sealed = sorted((folder / "log").glob("day=*.parquet"))
-    if sealed:  # sealed partitions are immutable: a new run cannot write over them
+    sealed = logged_days(folder)
+    if sealed and not resume:  # sealed partitions are immutable: a new run cannot write over them
         lock.release(folder)
         left = f"; {len(orphans)} temp file(s) an interrupted write left" if orphans else ""
         raise FolderError(f"{folder} holds an unfinished run ({len(sealed)} day(s) logged{left}); "
-                          "it is kept: choose another folder (hydra.run.dir=...) or remove it")
+                          f"it is kept: continue it with recloop resume={folder}, or choose "
+                          "another folder (hydra.run.dir=...)")
     for path in orphans:
         path.unlink(missing_ok=True)
     return orphans
+
+
+def logged_days(folder: Path) -> list[Path]:
+    """The sealed day partitions of the run in ``folder``."""
+    return sorted((Path(folder) / "log").glob("day=*.parquet"))
 
 
 def orphan_temp_files(folder: Path) -> list[Path]:
@@ -70,16 +86,22 @@ def orphan_temp_files(folder: Path) -> list[Path]:
     return sorted(Path(folder).rglob(TEMP_GLOB))
 
 
-def claim_sweep_dir(folder: Path) -> None:
-    """Lock a sweep folder unless a job in it has finished; ``FolderError`` otherwise."""
+def claim_sweep_dir(folder: Path, resume: bool = False) -> None:
+    """Lock a sweep folder unless a job in it has finished or logged anything (allowed when
+    resuming: finished jobs are then kept, unfinished ones continue); ``FolderError``
+    otherwise."""
     folder = Path(folder)
     _take_lock(folder)
-    done = [p.parent for p in folder.rglob("run.json") if is_finished(p.parent)]
-    if done:
+    if resume:
+        return
+    jobs = {p.parent.parent for p in folder.glob("*/log/day=*.parquet")}
+    done = {p.parent for p in folder.rglob("run.json") if is_finished(p.parent)}
+    if jobs | done:
         lock.release(folder)
-        raise FolderError(f"{folder} already holds {len(done)} finished job(s) of a sweep; "
-                          "they are left as they are: choose another folder "
-                          "(hydra.sweep.dir=...) or remove it first")
+        raise FolderError(f"{folder} already holds a sweep ({len(done)} finished job(s), "
+                          f"{len(jobs - done)} unfinished); it is kept: continue it with "
+                          f"recloop resume={folder}, or choose another folder "
+                          "(hydra.sweep.dir=...)")
 
 
 def _take_lock(folder: Path) -> None:
@@ -110,9 +132,12 @@ class GuardFolders(Callback):
         lock.release(Path(config.hydra.sweep.dir))
 
     @staticmethod
-    def _claim(claim: Callable[[Path], list[Path] | None], folder: str) -> None:
+    def _claim(claim: Callable[[Path, bool], list[Path] | None], folder: str) -> None:
         try:
-            removed = claim(Path(folder))
+            removed = claim(Path(folder), resuming())
+        except NothingToResume as err:
+            print(f"recloop: {err}")
+            sys.exit(0)
         except FolderError as err:
             print(f"recloop: {err}", file=sys.stderr)
             sys.exit(2)

@@ -13,6 +13,8 @@ import json
 import os
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,3 +92,19 @@ def release(folder: Path) -> None:
     found = holder(folder)
     if found is not None and found.pid == os.getpid() and found.host == socket.gethostname():
         (Path(folder) / RUN_LOCK).unlink(missing_ok=True)
+
+
+@contextmanager
+def held(folder: Path) -> Iterator[None]:
+    """Hold the folder's lock for the block, unless this process holds it already (a single
+    run's folder, claimed by the guard). A sweep's job takes its own: a worker orphaned by
+    a killed sweep may still be writing it when the sweep is resumed."""
+    found = holder(folder)
+    if found is not None and found.pid == os.getpid() and found.host == socket.gethostname():
+        yield
+        return
+    acquire(folder)
+    try:
+        yield
+    finally:
+        release(folder)

@@ -13,6 +13,7 @@ process, and was killed otherwise. A finished run's folder is never run into aga
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import sys
@@ -29,14 +30,19 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
+from recloop.experiments import lock
 from recloop.experiments.data_match_report import data_match_blocks
+from recloop.experiments.guard import is_finished, logged_days
 from recloop.experiments.help import help_text
 from recloop.experiments.lock import RUN_LOCK
 from recloop.experiments.preflight import CONF_DIR, check_command_line
 from recloop.experiments.report import write_report
+from recloop.experiments.resume import RESUME_ENV, resume_request, resumed_command, resuming
 from recloop.experiments.schema import register_schemas, run_config
 from recloop.policies.types import ItemMetadata
+from recloop.sim import checkpoint
 from recloop.sim.atomic import atomic_path
+from recloop.sim.checkpoint import CHECKPOINT, Checkpoint, CheckpointError, stale_partitions
 from recloop.sim.checks import validate
 from recloop.sim.config import ConfigError, RunConfig
 from recloop.sim.metrics.catalogue import CTR, TOP1_SHARE
@@ -46,33 +52,63 @@ from recloop.sim.story import RunResult, simulate
 SCAFFOLD = {".hydra", RUN_LOCK}  # what a run folder holds before the run writes anything
 
 
-def execute(cfg: RunConfig, run_dir: Path, resolved: DictConfig | None = None) -> RunResult:
+def execute(cfg: RunConfig, run_dir: Path, resolved: DictConfig | None = None,
+            resume: bool = False) -> RunResult:
     """Simulate ``cfg`` and write every output of the run directory, ``run.json`` last.
 
     Whatever stops it (Ctrl-C, SIGTERM, a crash, even while the report is written) leaves
-    a ``run.json`` saying so, with the days whose log partitions were sealed.
+    a ``run.json`` saying so, with the days whose log partitions were sealed. ``resume``:
+    continue from the folder's checkpoint when it has one.
     """
     run_dir = Path(run_dir)
     label = f"{cfg.policy.name} seed={cfg.seed}"
-    sealed: list[int] = []
+    start = resume_point(cfg, run_dir) if resume else None
+    sealed = list(range(start.next_day if start is not None else 0))
 
     def on_day(day: int) -> None:
         sealed.append(day)
         bar.update(1)
 
     try:
-        with tqdm(total=cfg.days, desc=label, unit="day", disable=not cfg.progress) as bar:
+        with tqdm(total=cfg.days, initial=len(sealed), desc=label, unit="day",
+                  disable=not cfg.progress) as bar:
             started = time.perf_counter()
-            result = simulate(cfg, run_dir, on_day=on_day)
+            result = simulate(cfg, run_dir, on_day=on_day, resume=start)
             wall = time.perf_counter() - started
         write_outputs(cfg, run_dir, result, resolved, wall, label)
     except BaseException as err:  # interrupted or crashed: say so, keep what was logged
         status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
         write_text(run_dir / "run.json", json.dumps({
             "status": status, "error": repr(err), "days_done": len(sealed),
-            "days": cfg.days}) + "\n")
+            "days": cfg.days, "resume": f"recloop resume={run_dir}"}) + "\n")
         raise
+    (run_dir / CHECKPOINT).unlink(missing_ok=True)  # finished: nothing left to resume
     return result
+
+
+def resume_point(cfg: RunConfig, run_dir: Path) -> Checkpoint | None:
+    """The folder's checkpoint, checked against ``cfg``, with what was written after it
+    removed (it is written again, identically); None in a folder where nothing was logged.
+    ``ConfigError`` (one line) when the folder cannot be resumed."""
+    try:
+        start = checkpoint.load(run_dir)
+        if start is not None:
+            checkpoint.check_same_config(start.config, cfg)
+    except CheckpointError as err:
+        raise ConfigError(str(err)) from None
+    if start is None:
+        if logged_days(run_dir):
+            raise ConfigError(f"{run_dir} has logged days but no checkpoint to resume from "
+                              "(run with checkpoints=false?); remove it to start over")
+        return None
+    stale = stale_partitions(run_dir, start.day)
+    for path in stale:
+        path.unlink()
+    (run_dir / "run.json").unlink(missing_ok=True)  # the run is running again
+    again = f"; day(s) sealed after it are written again: {len(stale)}" if stale else ""
+    print(f"recloop: continuing from the checkpoint after day {start.day} "
+          f"(day {start.next_day} of {cfg.days} next){again}", file=sys.stderr)
+    return start
 
 
 def write_outputs(cfg: RunConfig, run_dir: Path, result: RunResult,
@@ -171,6 +207,19 @@ def mean_ctr(metrics: pd.DataFrame) -> float:
 def main(cfg: DictConfig) -> float:
     """One job: Hydra has made the run directory; fill it."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    if resuming() and is_finished(run_dir):  # a sweep's finished job: kept as it is
+        print(f"recloop: {run_dir} finished already; kept as it is")
+        return mean_ctr(pd.read_parquet(run_dir / "metrics.parquet"))
+    try:
+        with lock.held(run_dir):
+            return run_job(cfg, run_dir)
+    except lock.FolderLocked as err:
+        print(f"recloop: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+def run_job(cfg: DictConfig, run_dir: Path) -> float:
+    """Type and check the job's config, run it, say where its report is."""
     try:
         run_cfg = run_config(cfg)  # each job of a sweep types its plug-ins itself
         validate(run_cfg)
@@ -178,7 +227,10 @@ def main(cfg: DictConfig) -> float:
         if not any(p.name not in SCAFFOLD and p.suffix != ".log" for p in run_dir.iterdir()):
             shutil.rmtree(run_dir, ignore_errors=True)  # only what Hydra and the guard made
         fail(err)
-    result = execute(run_cfg, run_dir, cfg)
+    try:
+        result = execute(run_cfg, run_dir, cfg, resume=resuming())
+    except ConfigError as err:  # a checkpoint that cannot be resumed; nothing was changed
+        fail(err)
     print(gate_line(result))
     print(f"report: {run_dir / 'report.html'}")
     return mean_ctr(result.metrics)
@@ -211,6 +263,11 @@ def cli() -> None:
         return
     register_schemas()
     try:
+        folder = resume_request(sys.argv[1:])
+        if folder is not None:
+            sys.argv[1:] = resumed_command(folder)
+            os.environ[RESUME_ENV] = "1"
+            print(f"recloop: resuming {folder}")
         check_command_line(sys.argv[1:])
     except ConfigError as err:
         fail(err)
@@ -219,5 +276,5 @@ def cli() -> None:
         main()
     except KeyboardInterrupt as err:
         print("recloop: interrupted; what was logged is kept, and the run's run.json says "
-              '"interrupted"', file=sys.stderr)
+              '"interrupted" and how to resume it', file=sys.stderr)
         sys.exit(143 if isinstance(err, Terminated) else 130)

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from recloop.experiments.exposure import item_exposure, missing_log_days
 from recloop.experiments.lock import live_holder
 from recloop.policies.base import Policy
+from recloop.sim.checkpoint import CHECKPOINT
 from recloop.sim.metrics.abtest import AB_ROWS
 from recloop.sim.metrics.catalogue import COVERAGE, CTR, GINI, GRAVEYARD, TOP1_SHARE, UTILITY
 from recloop.sim.metrics.churn import CHURN_ROWS, HOLDOUT_ROWS
@@ -105,7 +106,8 @@ def _not_finished(path: Path) -> str | None:
     if not status_file.is_file():
         writer = live_holder(path)
         return (f"running ({writer})" if writer is not None
-                else "status 'interrupted' (no run.json and no live run.lock: it was killed)")
+                else "status 'interrupted' (no run.json and no live run.lock: it was killed)"
+                + _resumable(path))
     try:
         summary = json.loads(status_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
@@ -114,7 +116,11 @@ def _not_finished(path: Path) -> str | None:
     if status == "complete":
         return None
     error = summary.get("error", "") if isinstance(summary, dict) else ""
-    return f"status {status!r}" + (f": {error}" if error else "")
+    return f"status {status!r}" + (f": {error}" if error else "") + _resumable(path)
+
+
+def _resumable(path: Path) -> str:
+    return f"; continue it with: recloop resume={path}" if (path / CHECKPOINT).is_file() else ""
 
 
 def natural_key(path: Path) -> list[object]:

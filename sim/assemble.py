@@ -7,15 +7,17 @@ the metrics table, a persistent holdout its monitor, and the churn model its das
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from recloop.agents.truth import GroundTruth
 from recloop.agents.users import UserState
 from recloop.policies.base import Policy
 from recloop.policies.registry import POLICIES, make_policy
+from recloop.policies.types import ItemMetadata
 from recloop.sim.ab_readout import ABReadout
 from recloop.sim.assignment import CONTROL, HOLDOUT, TREATMENT, arm_plan
 from recloop.sim.churn_dashboard import ChurnDashboard
@@ -57,16 +59,28 @@ def crn_keys(streams: Streams) -> dict[str, np.uint64]:
             for name in SHARED_STREAMS}
 
 
-def factory(service: Service, streams: Streams, policy_cfg: Any, stream: str) -> PolicyFactory:
+@dataclass
+class PolicyMaker:
     """Fresh, unfitted policies of one kind, one random stream per model version (the
-    oracle reads the users' live tastes)."""
+    oracle reads the users' live tastes). A class rather than a closure so a checkpoint
+    can pickle the arms that hold one."""
+
+    items: ItemMetadata
+    truth: GroundTruth
+    streams: Streams
+    policy_cfg: Any
+    stream: str
+
+    def __call__(self, version: int) -> Policy:
+        return make_policy(self.policy_cfg, self.items,
+                           self.streams.rng(f"{self.stream}/v{version}"), self.truth)
+
+
+def factory(service: Service, streams: Streams, policy_cfg: Any, stream: str) -> PolicyFactory:
+    """The policy maker of one arm's pipeline."""
     world = service.world
-    items, truth = world.metadata(), world.truth(service.state.users.taste)
-
-    def make(version: int) -> Policy:
-        return make_policy(policy_cfg, items, streams.rng(f"{stream}/v{version}"), truth)
-
-    return make
+    return PolicyMaker(world.metadata(), world.truth(service.state.users.taste), streams,
+                       policy_cfg, stream)
 
 
 def build_engine(cfg: RunConfig, world: World, streams: Streams, state: RunState,

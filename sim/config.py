@@ -59,6 +59,9 @@ class RunConfig:
     complete_at: float = ranged(0.8, Between(0.01, 1.0))
     arm: str = "main"
     progress: bool = True
+    # the whole state pickled after every midnight, so a killed run resumes where it was
+    # (sim/checkpoint.py); removed once the run has finished
+    checkpoints: bool = True
     # users' coin flips keyed by (seed, user, day, request): runs that differ only in the
     # policy share them (common random numbers); false: one stream per component
     common_random_numbers: bool = False

@@ -93,6 +93,12 @@ class EventLog:
         self._chunks, self._labels = [], []
         return path
 
+    def intact(self, day: int) -> bool:
+        """True if ``day``'s partition still has the SHA-256 it was sealed with (or was
+        sealed by another log, whose digest this one does not hold)."""
+        sealed = self.digests.get(day)
+        return sealed is None or hashlib.sha256(self.path(day).read_bytes()).hexdigest() == sealed
+
     def table(self, day: int) -> pa.Table:
         """One sealed day as written."""
         return pq.read_table(self.path(day))

@@ -70,3 +70,20 @@ def draw_failed_nights(cfg: FaultConfig, days: int, rng: np.random.Generator) ->
     """Nights whose job crashes: the listed ones plus random ones at the configured rate."""
     random = np.flatnonzero(rng.random(days) < cfg.nightly_failure_rate)
     return set(cfg.failed_nights) | {int(d) for d in random if d > 0}  # night 0 must deploy
+
+
+@dataclass(frozen=True)
+class FaultPlan:
+    """Every scheduled failure of the run."""
+
+    outages: Outages
+    failed_nights: set[int]
+    lossy_days: frozenset[int]
+    loss_fraction: float
+
+
+def plan_faults(cfg: FaultConfig, days: int, rng: np.random.Generator) -> FaultPlan:
+    """Draw outages, then crashed nights, from the faults stream (which lossy days reuse)."""
+    return FaultPlan(draw_outages(cfg, days, rng),
+                     draw_failed_nights(cfg, days, rng),
+                     frozenset(cfg.log_loss_days), cfg.log_loss_fraction)

@@ -11,7 +11,9 @@
    users leave; day d's partition is sealed; each arm, the A/B readout and the shadow
    record day d's metrics.
 5. After midnight the controller, when adaptive, sets each explorer's next epsilon from the
-   closed day; then the next night starts. Repeat 2–5; the run ends after the last midnight.
+   closed day; the run's state is checkpointed (``sim/checkpoint.py``); then the next night
+   starts. Repeat 2–5; the run ends after the last midnight. A resumed run starts at step 2
+   of the day after its checkpoint.
 
 The processes wait on each other's events (a day opens after its night; a night starts
 after the controller has read the last day), so the order at midnight is explicit rather
@@ -26,17 +28,18 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import simpy
 from threadpoolctl import threadpool_limits
 
 from recloop.policies.base import Policy
+from recloop.sim import checkpoint
 from recloop.sim.assemble import build_engine, initial_state
+from recloop.sim.checkpoint import BEFORE_FIRST_NIGHT, Checkpoint
 from recloop.sim.config import RunConfig
 from recloop.sim.engine import Engine
 from recloop.sim.eventlog import EventLog
-from recloop.sim.faults import Outages, draw_failed_nights, draw_outages
+from recloop.sim.faults import FaultPlan, plan_faults
 from recloop.sim.metrics.catalogue import IMPRESSIONS
 from recloop.sim.seeding import Streams
 from recloop.sim.serving_arm import ServingArm
@@ -45,16 +48,6 @@ from recloop.sim.traffic import tick_shares
 from recloop.sim.world import World, build_world
 
 DayCallback = Callable[[int], None]
-
-
-@dataclass(frozen=True)
-class FaultPlan:
-    """Every scheduled failure of the run."""
-
-    outages: Outages
-    failed_nights: set[int]
-    lossy_days: frozenset[int]
-    loss_fraction: float
 
 
 @dataclass
@@ -77,13 +70,6 @@ class RunResult:
         return policy
 
 
-def plan_faults(cfg: RunConfig, rng: np.random.Generator) -> FaultPlan:
-    """Draw outages, then crashed nights, from the faults stream (which lossy days reuse)."""
-    return FaultPlan(draw_outages(cfg.faults, cfg.days, rng),
-                     draw_failed_nights(cfg.faults, cfg.days, rng),
-                     frozenset(cfg.faults.log_loss_days), cfg.faults.log_loss_fraction)
-
-
 @dataclass(frozen=True)
 class Clock:
     """Events that order a run: day d opened, day d closed, the controller done with d."""
@@ -97,13 +83,18 @@ class Clock:
         return cls(*([env.event() for _ in range(days)] for _ in range(3)))
 
 
-def nightly(env: simpy.Environment, eng: Engine, faults: FaultPlan, days: int, clock: Clock,
-            on_day: DayCallback) -> Generator[simpy.Event, None, None]:
-    """Open each day after its night's work; close it at the following midnight."""
+Saver = Callable[[int], None]  # writes the checkpoint of the day just closed
+
+
+def nightly(env: simpy.Environment, eng: Engine, faults: FaultPlan, days: range, clock: Clock,
+            on_day: DayCallback, save: Saver) -> Generator[simpy.Event, None, None]:
+    """Open each day after its night's work; close it at the following midnight; once the
+    controller has read a closed day, checkpoint the run."""
     state = eng.state
-    for day in range(days):
-        if day > 0:
+    for day in days:
+        if day > days.start:
             yield clock.steered[day - 1]
+            save(day - 1)
         eng.night(day, crashed=day in faults.failed_nights)
         clock.opened[day].succeed()
         yield env.timeout(24.0 * (day + 1) - env.now)
@@ -112,45 +103,68 @@ def nightly(env: simpy.Environment, eng: Engine, faults: FaultPlan, days: int, c
         eng.close_day(day)
         clock.closed[day].succeed()
         on_day(day)
+    if len(days):
+        yield clock.steered[days.stop - 1]
+        save(days.stop - 1)
 
 
-def traffic(env: simpy.Environment, eng: Engine, cfg: RunConfig,
+def traffic(env: simpy.Environment, eng: Engine, cfg: RunConfig, days: range,
             clock: Clock) -> Generator[simpy.Event, None, None]:
     """Tick through each opened day; a tick at time t serves sessions arriving in [t, t + tick)."""
     tick_hours = cfg.tick_minutes / 60
     shares = tick_shares(tick_hours, cfg.traffic)
-    for day in range(cfg.days):
+    for day in days:
         yield clock.opened[day]
         for tick, share in enumerate(shares):
             yield env.timeout(24.0 * day + tick * tick_hours - env.now)
             eng.run_tick(day, tick, tick_hours, share)
 
 
-def controller(eng: Engine, days: int, clock: Clock) -> Generator[simpy.Event, None, None]:
+def controller(eng: Engine, days: range, clock: Clock) -> Generator[simpy.Event, None, None]:
     """After each midnight: the adaptive controller reads the closed day."""
-    for day in range(days):
+    for day in days:
         yield clock.closed[day]
         eng.steer()
         clock.steered[day].succeed()
 
 
-def simulate(cfg: RunConfig, run_dir: Path, on_day: DayCallback = lambda day: None) -> RunResult:
-    """Run the whole story; the log goes to ``run_dir/log``, metrics come back as a frame."""
-    streams = Streams(cfg.seed)
-    world = build_world(cfg, streams)
-    state = initial_state(cfg, world, streams)
-    faults = plan_faults(cfg, state.streams["faults"])
-    eng = build_engine(cfg, world, streams, state, Path(run_dir), faults.outages)
-    env = simpy.Environment()
+def simulate(cfg: RunConfig, run_dir: Path, on_day: DayCallback = lambda day: None,
+             resume: Checkpoint | None = None) -> RunResult:
+    """Run the whole story; the log goes to ``run_dir/log``, metrics come back as a frame.
+
+    ``resume``: a checkpoint of this run (``sim/checkpoint.py``) to continue from instead
+    of starting over; with ``cfg.checkpoints`` one is written after every midnight.
+    """
+    start = resume if resume is not None else begin(cfg, Path(run_dir))
+    eng, faults = start.engine, start.faults
+
+    def save(day: int) -> None:
+        if cfg.checkpoints:
+            checkpoint.save(Checkpoint(day, eng, faults, start.entropy), Path(run_dir))
+
+    if resume is None:
+        save(BEFORE_FIRST_NIGHT)
+    days = range(start.next_day, cfg.days)
+    env = simpy.Environment(initial_time=24.0 * days.start)
     clock = Clock.new(env, cfg.days)
-    done = env.process(nightly(env, eng, faults, cfg.days, clock, on_day))
-    env.process(traffic(env, eng, cfg, clock))
-    env.process(controller(eng, cfg.days, clock))
+    done = env.process(nightly(env, eng, faults, days, clock, on_day, save))
+    env.process(traffic(env, eng, cfg, days, clock))
+    env.process(controller(eng, days, clock))
     # the hot path is many small matrix products: a BLAS thread pool costs more than it gives
     # (measured: real-time serving 2x slower with two BLAS threads on two cores)
     with threadpool_limits(limits=1, user_api="blas"):
         env.run(until=done)
-    return result_of(eng, streams.entropy)
+    return result_of(eng, start.entropy)
+
+
+def begin(cfg: RunConfig, run_dir: Path) -> Checkpoint:
+    """The run before its first night: world, state, fault plan and engine built."""
+    streams = Streams(cfg.seed)
+    world = build_world(cfg, streams)
+    state = initial_state(cfg, world, streams)
+    faults = plan_faults(cfg.faults, cfg.days, state.streams["faults"])
+    eng = build_engine(cfg, world, streams, state, run_dir, faults.outages)
+    return Checkpoint(BEFORE_FIRST_NIGHT, eng, faults, streams.entropy)
 
 
 def result_of(eng: Engine, entropy: int) -> RunResult:

@@ -64,6 +64,10 @@ def build_window(
     return WindowReader(log, cfg, complete_at, arm).window(day, shape, quarantined)
 
 
+class PartitionChanged(RuntimeError):
+    """A sealed partition no longer has its digest: training on it would mislabel the data."""
+
+
 class WindowReader:
     """Builds one pipeline's training windows, reading each sealed day's positives once.
 
@@ -100,6 +104,9 @@ class WindowReader:
         """users × items positive labels of one sealed day (this pipeline's arm only)."""
         key = (day, shape)
         if key not in self._positives:
+            if not self.log.intact(day):  # validation (when on) quarantines such a day first
+                raise PartitionChanged(f"the partition of day {day} changed after it was "
+                                       "sealed; refusing to train on it")
             frame = self.log.read([day], ["user", "item", "clicked", "completion"], arm=self.arm)
             self._positives[key] = positives(frame, self.cfg.label, self.complete_at,
                                              shape).tocoo()

@@ -95,7 +95,8 @@ def test_ctrl_c_ends_with_one_line_and_an_interrupted_run(tmp_path: Path) -> Non
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130
-    line = 'recloop: interrupted; what was logged is kept, and the run\'s run.json says "interrupted"'
+    line = ('recloop: interrupted; what was logged is kept, and the run\'s run.json says '
+            '"interrupted" and how to resume it')
     assert stderr.strip().splitlines() == [line]
     (run,) = finished_runs(tmp_path / "runs")
     assert json.loads((run / "run.json").read_text())["status"] == "interrupted"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -48,8 +49,8 @@ def test_a_sweep_folder_with_finished_jobs_is_refused(tmp_path: Path) -> None:
     again = recloop(["-m", "seed=0,1", *TINY, "hydra.sweep.dir=S"], tmp_path, timeout=300)
     assert again.returncode == 2
     assert again.stderr.strip().splitlines() == [
-        ("recloop: S already holds 2 finished job(s) of a sweep; they are left as they are: "
-         "choose another folder (hydra.sweep.dir=...) or remove it first")]
+        ("recloop: S already holds a sweep (2 finished job(s), 0 unfinished); it is kept: "
+         "continue it with recloop resume=S, or choose another folder (hydra.sweep.dir=...)")]
     assert snapshot(tmp_path / "S") == before
 
 
@@ -79,10 +80,12 @@ def test_a_second_writer_is_refused_and_sigterm_records_the_day_reached(tmp_path
     _, stderr = first.communicate(timeout=120)
     assert first.returncode == 143
     assert stderr.strip().splitlines() == [
-        'recloop: interrupted; what was logged is kept, and the run\'s run.json says "interrupted"']
+        ('recloop: interrupted; what was logged is kept, and the run\'s run.json says '
+        '"interrupted" and how to resume it')]
     status = json.loads((tmp_path / "D" / "run.json").read_text())
     sealed = len(list((tmp_path / "D" / "log").glob("day=*.parquet")))
     assert status["status"] == "interrupted" and status["days"] == 400
+    assert status["resume"] == f"recloop resume={tmp_path / 'D'}"
     assert 1 <= status["days_done"] <= sealed
     assert not (tmp_path / "D" / "run.lock").exists()
 
@@ -103,7 +106,9 @@ def test_a_killed_run_is_reported_interrupted_and_its_partitions_kept(tmp_path: 
     assert again.returncode == 2
     (line,) = again.stderr.strip().splitlines()
     assert line.startswith("recloop: D holds an unfinished run (")
-    assert "day(s) logged; 1 temp file(s) an interrupted write left)" in line
+    # the one planted, and any the kill left (a checkpoint being written, say)
+    assert re.search(r"day\(s\) logged; \d+ temp file\(s\) an interrupted write left\); it is "
+                     r"kept: continue it with recloop resume=D,", line)
     before.pop("run.lock")  # the dead writer's lock was cleared; nothing else changed
     assert snapshot(tmp_path / "D") == before
 
@@ -163,5 +168,25 @@ def test_claims_refuse_finished_and_unwritable_folders_in_one_line(tmp_path: Pat
     lock.release(sweep)
     (sweep / "1_seed=1").mkdir()
     (sweep / "1_seed=1" / "run.json").write_text('{"status": "complete"}')
-    with pytest.raises(FolderError, match="holds 1 finished job"):
+    with pytest.raises(FolderError, match=r"holds a sweep \(1 finished job"):
         claim_sweep_dir(sweep)
+
+
+def test_a_job_holds_its_own_folder_unless_its_process_holds_it_already(tmp_path: Path) -> None:
+    """A sweep's job locks its folder for the run (a worker orphaned by a killed sweep may
+    still write it); a single run's folder, claimed by the guard, is not locked twice."""
+    with lock.held(tmp_path):
+        assert lock.holder(tmp_path).pid == os.getpid()  # type: ignore[union-attr]
+        with lock.held(tmp_path):  # held by this process: nothing more to take
+            pass
+        assert lock.holder(tmp_path) is not None
+    assert lock.holder(tmp_path) is None
+    orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / lock.RUN_LOCK).write_text(json.dumps(
+            {"pid": orphan.pid, "host": socket.gethostname(), "started": "earlier"}))
+        with pytest.raises(lock.FolderLocked, match=f"pid {orphan.pid}"), lock.held(tmp_path):
+            pass
+    finally:
+        orphan.kill()
+        orphan.wait()

@@ -68,6 +68,23 @@ def test_an_unreadable_partition_is_set_aside_and_the_loop_goes_on(
     assert all(2 not in days for days in reg.train_days[4:])
 
 
+def test_a_swapped_partition_fails_its_digest_and_never_trains(
+    small_config: MakeConfig, tmp_path: Path
+) -> None:
+    """Day 1's valid partition copied over day 2's: it reads fine and passes every volume
+    and schema check, so only the digest sealed with day 2 can tell."""
+    def swap(day: int) -> None:
+        if day == 2:
+            log = tmp_path / "log"
+            (log / "day=0002.parquet").write_bytes((log / "day=0001.parquet").read_bytes())
+
+    result = simulate(small_config("days=6"), tmp_path, on_day=swap)
+    reg = registry(result).set_index("night")
+    assert reg.status[3] == "validation_failed" and "digest mismatch" in reg.problems[3][0]
+    assert (reg.status[4:] == "deployed").all()
+    assert all(2 not in days for days in reg.train_days[4:])
+
+
 def test_crashed_night_keeps_the_model_serving(small_config: MakeConfig, tmp_path: Path) -> None:
     result, m = run(small_config, tmp_path, "days=5", "faults.failed_nights=[2,3]")
     reg = registry(result)

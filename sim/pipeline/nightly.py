@@ -113,10 +113,14 @@ class NightlyJob:
             return []
         bounds = Bounds(day, shape[0], shape[1], k)
         try:
+            intact = self.log.intact(day)
             table = self.log.table(day)
         except (OSError, pa.ArrowException) as err:  # set it aside; train on the rest
             self.state.quarantined.add(day)
             return [f"unreadable: {str(err).splitlines()[0] if str(err) else type(err).__name__}"]
+        if not intact:  # changed since it was sealed: its data_version would lie
+            self.state.quarantined.add(day)
+            return ["digest mismatch: the partition changed after it was sealed"]
         report = validate_partition(table, bounds, self.state.volumes, self.cfg.validation,
                                     self.log.served.get(day))
         if report.passed:
