@@ -47,6 +47,8 @@ def resume_request(args: Sequence[str]) -> Path | None:
 def resumed_command(folder: Path) -> list[str]:
     """The arguments that rerun ``folder``'s command into ``folder``."""
     folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigError(f"resume={folder}: no such folder")
     if (folder / SWEEP_RECORD).is_file():
         record, sweep = _record(folder / SWEEP_RECORD), True
     elif (folder / RUN_RECORD).is_file():

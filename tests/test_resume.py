@@ -188,3 +188,13 @@ def test_a_killed_sweep_resumes_its_unfinished_job_and_keeps_the_finished_one(
     assert (second / "metrics.parquet").read_bytes() == \
         (tmp_path / "alone" / "metrics.parquet").read_bytes()
     assert partitions(second) == partitions(tmp_path / "alone")
+
+
+def test_resume_of_a_missing_or_foreign_folder_is_one_line(tmp_path: Path) -> None:
+    missing = recloop([f"resume={tmp_path / 'nowhere'}"], tmp_path, timeout=120)
+    assert missing.returncode == 2
+    assert missing.stderr.strip().splitlines() == [
+        f"recloop: config error: resume={tmp_path / 'nowhere'}: no such folder"]
+    (tmp_path / "plain").mkdir()
+    foreign = recloop([f"resume={tmp_path / 'plain'}", "days=3"], tmp_path, timeout=120)
+    assert foreign.returncode == 2 and "takes no other arguments" in foreign.stderr
