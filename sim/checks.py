@@ -88,11 +88,12 @@ def needs_explorer(value: Any, cfg: RunConfig) -> str | None:
     return None
 
 
-RESERVED_ARMS = ("ab", "shadow", "holdout", "holdout_monitor", "churn")
+RESERVED_ARMS = ("ab", "shadow", "holdout", "holdout_monitor", "churn", "monitors")
 
 
 def not_reserved(value: Any, cfg: RunConfig) -> str | None:
-    """These label the test's, the shadow's, the holdout's and the churn dashboard's rows."""
+    """These label the test's, the shadow's, the holdout's, the churn dashboard's and the
+    monitors' rows."""
     return "a name other than " + ", ".join(RESERVED_ARMS) if value in RESERVED_ARMS else None
 
 
