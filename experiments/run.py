@@ -29,6 +29,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
+from recloop.experiments.churn_report import run_blocks
 from recloop.experiments.data_match_report import data_match_blocks
 from recloop.experiments.help import help_text
 from recloop.experiments.lock import RUN_LOCK
@@ -89,7 +90,8 @@ def write_outputs(cfg: RunConfig, run_dir: Path, result: RunResult,
     summary = run_summary(cfg, result, wall)
     banner, checks = data_match_blocks(run_dir, yaml.safe_load(config_text))
     write_report(result.metrics, run_dir / "report.html", f"recloop: {label}",
-                 {k: str(v) for k, v in summary.items()}, lead=banner, extra=checks)
+                 {k: str(v) for k, v in summary.items()}, lead=banner,
+                 extra=[*checks, *run_blocks(result.metrics, cfg.policy.name)])
     write_text(run_dir / "run.json", json.dumps(summary, indent=2) + "\n")
 
 
