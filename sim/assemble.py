@@ -33,6 +33,7 @@ from recloop.sim.holdout import HoldoutReadout
 from recloop.sim.monitors import Monitors
 from recloop.sim.pipeline.nightly import NightlyJob, PolicyFactory
 from recloop.sim.pipeline.state import PipelineState
+from recloop.sim.retention import RetentionDecision
 from recloop.sim.rounds import Arm
 from recloop.sim.seeding import Streams
 from recloop.sim.service import Service
@@ -52,7 +53,8 @@ def initial_state(cfg: RunConfig, world: World, streams: Streams) -> RunState:
                     seen=np.zeros((n_users, n_items), dtype=bool), arms={},
                     streams={name: streams.rng(name) for name in SHARED_STREAMS},
                     plays=np.zeros(n_items, dtype=np.int64),
-                    requests_today=np.zeros(n_users, dtype=np.int64))
+                    requests_today=np.zeros(n_users, dtype=np.int64),
+                    at_risk=np.zeros(n_users, dtype=bool))
 
 
 def crn_keys(streams: Streams) -> dict[str, np.uint64]:
@@ -96,6 +98,8 @@ def build_engine(cfg: RunConfig, world: World, streams: Streams, state: RunState
                                    Path(run_dir) / "churn_registry.parquet")
         closers += [dashboard, Monitors(dashboard, serving[0].state, state.monitors,
                                         cfg.churn_model.monitors)]
+        if cfg.churn_model.decision == "retention_slot":
+            closers.append(RetentionDecision(dashboard, state.at_risk, cfg.churn_model.at_risk))
     if cfg.shadow is not None:
         shadow = shadow_arm(service, streams, run_dir)
         arms.append(shadow)
@@ -144,7 +148,8 @@ def serving_arm(service: Service, name: str, members: np.ndarray, streams: Strea
     state = ServingState(members, service.new_tally(members), np.ones(n_items, dtype=bool),
                          np.zeros(members.size, dtype=bool), pipeline)
     service.state.arms[name] = state
-    return ServingArm(name, service, job, _server(cfg, state.lists), state)
+    retains = cfg.churn_model.decision == "retention_slot" and name != HOLDOUT
+    return ServingArm(name, service, job, _server(cfg, state.lists), state, retains)
 
 
 def shadow_arm(service: Service, streams: Streams, run_dir: Path) -> ShadowArm:

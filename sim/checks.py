@@ -114,6 +114,12 @@ def churn_fit_in_run(value: Any, cfg: RunConfig) -> str | None:
     return None
 
 
+def decision_needs_model(value: Any, cfg: RunConfig) -> str | None:
+    """Without the churn model nobody is ever flagged: the switch would silently do nothing."""
+    return "none unless churn_model.enabled=true" if value != "none" and \
+        not cfg.churn_model.enabled else None
+
+
 def leak_has_a_target(value: Any, cfg: RunConfig) -> str | None:
     """Each leak needs something to leak into, or the switch would silently do nothing."""
     trained = [*serving_policies(cfg).values(), cfg.shadow]
@@ -182,6 +188,7 @@ CROSS_FIELD: dict[str, Check] = {  # checked after the field's own declared rang
     "controller.adaptive_epsilon": needs_explorer,
     "churn_model.holdout_share": holdout_without_ab,
     "churn_model.min_train_dates": churn_fit_in_run,
+    "churn_model.decision": decision_needs_model,
 }
 
 

@@ -1,8 +1,9 @@
 """The monitors beside the holdout: alarms, calibration per group, concentration.
 
 The alarm rule on hand-made breach sequences; calibration on planted scores and a planted
-log whose leavers are known; tenure bands on hand values; and one small run in which the
-concentration alarm must follow the production arm's own top-1% rows day by day.
+log whose leavers are known; tenure bands on hand values; one small run in which the
+concentration alarm must follow the production arm's own top-1% rows day by day; and the
+decision switch's retention slot, by hand and in a run where everyone is flagged.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import pytest
 from test_churn import reader, seal_day
 
 from recloop.experiments.preflight import check_job
+from recloop.policies.types import Slates
 from recloop.sim.alarms import CALIBRATION, CONCENTRATION, HOLDOUT_ALARM, AlarmState, step_alarm
+from recloop.sim.assignment import HOLDOUT
 from recloop.sim.churn_dashboard import Scored
 from recloop.sim.config import ConfigError, RunConfig
 from recloop.sim.controllers import ControllerConfig, concentrated, next_epsilon
@@ -23,7 +26,9 @@ from recloop.sim.eventlog import EventLog
 from recloop.sim.metrics.catalogue import ALARM, ALARMS_RAISED, CALIBRATION_GAP, TOP1_SHARE
 from recloop.sim.metrics.churn import GROUPS, MONITOR_ROWS, tenure_band
 from recloop.sim.monitors import CalibrationMonitor, calibration_day
-from recloop.sim.story import simulate
+from recloop.sim.retention import retention_slot
+from recloop.sim.serving import Served
+from recloop.sim.story import RunResult, simulate
 
 
 def run_alarm(breaches: list[bool], k: int, latch: bool) -> tuple[list[bool], AlarmState]:
@@ -123,3 +128,50 @@ def test_a_small_run_keeps_its_alarms_in_state_and_rows(
     gaps = rows[[CALIBRATION_GAP[g] for g in GROUPS]]
     assert gaps.loc[: first_read - 1].isna().all().all()
     assert gaps.loc[first_read:, CALIBRATION_GAP["mainstream"]].between(-1, 1).all()
+
+
+# ---------------------------------------------------------------- the decision switch
+
+
+def test_a_retention_slot_is_the_most_played_title_new_to_the_user() -> None:
+    items = np.array([[0, 1, 2], [3, 4, 5], [0, 4, 6]], dtype=np.int32)
+    served = Served(Slates(items, np.full((3, 3), 0.5, np.float32)), np.zeros(3, np.int8))
+    plays = np.array([9, 1, 8, 0, 0, 7, 0, 6])  # by plays: 0, 2, 5, 7, then the rest
+    available = np.ones(8, dtype=bool)
+    available[2] = False  # not released yet
+    seen = np.zeros((10, 8), dtype=bool)
+    seen[7, 5] = True
+    users = np.array([4, 7, 9])
+    flagged = np.zeros(10, dtype=bool)
+    flagged[[7, 9]] = True
+    out = retention_slot(served, users, flagged, plays, available, seen)
+    assert out.slates.items.tolist() == [[0, 1, 2], [3, 4, 0], [0, 4, 5]]
+    assert out.slates.propensity[:, -1].tolist() == [0.5, 1.0, 1.0]
+    assert items[1, 2] == 5  # the served slates are left as they were
+    assert retention_slot(served, users, np.zeros(10, dtype=bool), plays, available,
+                          seen) is served
+
+
+def test_the_decision_changes_only_production_slates_of_flagged_users(
+        small_config: Callable[..., RunConfig], tmp_path: Path) -> None:
+    base = ["days=6", "policy=random", "churn_model.enabled=true", "churn_model.label_days=1",
+            "churn_model.min_train_dates=1", "churn_model.holdout_share=0.2"]
+    off = simulate(small_config(*base), tmp_path / "off")
+    on = simulate(small_config(*base, "churn_model.decision=retention_slot",
+                               "churn_model.at_risk=0"), tmp_path / "on")
+    first_fit = 1 + 1  # label days + min dates: flags serve from the day after
+    before = list(range(first_fit + 1))
+    assert [off.log.digests[d] for d in before] == [on.log.digests[d] for d in before]
+    popular = np.argsort(-on.state.plays, kind="stable")[:64]  # of 300 titles
+
+    def popular_last_slot(result: RunResult, holdout: bool) -> float:
+        log = result.log.read([first_fit + 1], ["arm", "position", "item"])
+        last = log[(log.position == log.position.max())
+                   & ((log.arm.astype(str) == HOLDOUT) == holdout)]
+        return float(np.isin(last.item, popular).mean())
+
+    # flagged (everyone scored: risk > 0) get a popular title; random slates rarely do.
+    # Bounds, not exact shares: plays move during the day and new sign-ups are not scored.
+    assert popular_last_slot(on, holdout=False) > 0.85
+    assert popular_last_slot(off, holdout=False) < 0.5
+    assert popular_last_slot(on, holdout=True) < 0.5
