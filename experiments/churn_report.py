@@ -125,7 +125,8 @@ def evaluation_table(stats: pd.DataFrame) -> str:
         cells = [str(r["variant"]), str(r["seeds"]),
                  _cell(r["niche_gap"], r["niche_gap_se"]),
                  _cell(r["mainstream_gap"], r["mainstream_gap_se"]),
-                 _cell(r["auc"], r["auc_se"], percent=False), f"{r['diverged']:.0%} of seeds",
+                 _cell(r["auc"], r["auc_se"], percent=False),
+                 f"{r['diverged']:.0%} of seeds; on {r['blind_days']:.0%} of days",
                  *[_alarm_cell(r, m) for m in MONITOR_NAMES],
                  _cell(r[f"cost_{CTR}"], r[f"cost_{CTR}_se"], digits=2),
                  _cell(r[f"cost_{UTILITY}"], r[f"cost_{UTILITY}_se"], percent=False)]
@@ -137,7 +138,8 @@ def evaluation_table(stats: pd.DataFrame) -> str:
 TABLE_CAPTION = (
     "Mean ± 1 s.e. over seeds. Gaps: true − predicted risk of the scored users, mean over "
     "the days with a fitted model. Blind spot opened: share of seeds whose niche gap "
-    f"exceeded {me.MARGIN:.0%} for {me.DAYS} days running. Per monitor: share of seeds with "
+    f"exceeded {me.MARGIN:.0%} for {me.DAYS} days running, and share of days (mean over "
+    f"seeds) on which it exceeded {me.MARGIN:.0%}. Per monitor: share of seeds with "
     "an alarm (for random and the oracle, which have no loop, these are false alarms), mean "
     "first alarm day and mean delay from the blind spot's opening (negative: the alarm came "
     "first). Holdout cost: production − holdout, mean over days.")

@@ -19,8 +19,8 @@ run went; nothing is re-derived from the log). Per run:
 - **Cost of the holdout**: production's CTR and true utility of what was watched minus
   the holdout arm's, each the mean over the run's days.
 - **Niche gap**: mean over the days with a fitted model of true − predicted niche risk
-  (and the mainstream's, to see whether the blind spot is the niche's own), and the mean
-  held-out AUC.
+  (and the mainstream's, to see whether the blind spot is the niche's own), the share of
+  those days on which it exceeded ``margin`` ("blind days"), and the mean held-out AUC.
 """
 
 from __future__ import annotations
@@ -103,8 +103,10 @@ def run_row(metrics: pd.DataFrame, production: str, margin: float = MARGIN,
             days: int = DAYS) -> dict[str, float]:
     """Every per-run number of the module docstring, NaN where undefined."""
     start = divergence_start(metrics, margin, days)
+    gap = niche_blind_spot(metrics).dropna()
     row = {"divergence_start": _num(start),
-           "niche_gap": float(niche_blind_spot(metrics).mean()),
+           "niche_gap": float(gap.mean()),
+           "blind_days": float((gap > margin).mean()) if len(gap) else np.nan,
            "mainstream_gap": float(niche_blind_spot(metrics, "mainstream").mean()),
            "auc": float(wide(metrics, CHURN_ROWS).get(CHURN_AUC, pd.Series(np.nan)).mean())}
     for monitor in MONITOR_NAMES:
@@ -149,7 +151,8 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
         row: dict[str, object] = {"variant": variant, "no_loop": bool(runs["no_loop"].all()),
                                   "seeds": len(runs),
                                   "diverged": float(runs["divergence_start"].notna().mean())}
-        for col in ("niche_gap", "mainstream_gap", "auc", f"cost_{CTR}", f"cost_{UTILITY}"):
+        for col in ("niche_gap", "mainstream_gap", "blind_days", "auc", f"cost_{CTR}",
+                    f"cost_{UTILITY}"):
             values = runs[col].dropna()
             row[col] = float(values.mean()) if len(values) else np.nan
             row[f"{col}_se"] = float(values.std() / np.sqrt(len(values))) if len(values) > 1 \

@@ -59,6 +59,7 @@ def test_a_run_row_has_first_alarms_delays_and_cost() -> None:
     assert (row["alarm_calibration"], row["delay_calibration"]) == (2, -2)
     assert np.isnan(row["alarm_concentration"]) and np.isnan(row["delay_concentration"])
     assert row["niche_gap"] == pytest.approx(np.mean(OPENS_ON_4))
+    assert row["blind_days"] == pytest.approx(9 / 12)  # 0.06 on day 1 counts too
     assert row["mainstream_gap"] == pytest.approx(0.01)
     assert row["auc"] == pytest.approx(0.8)
     assert row[f"cost_{CTR}"] == pytest.approx(0.03)
