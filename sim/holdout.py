@@ -14,10 +14,10 @@ group's joined users not churned) of production with the holdout's; the two grou
 disjoint users, so the difference's standard error is the root sum of the two binomial
 variances. The alarm goes up on the first day when production's niche retention has been
 below the holdout's with the interval (± ``alarm_z`` SE) excluding 0 for ``alarm_days``
-days running, and stays up; its state is the run's (``RunState.monitors``, ``sim/alarms.py``).
-The simulator hands the monitor the true segment and the true
-churn; a deployed monitor would estimate both from what it observes, so this measures the
-design (does a small holdout have the power?) with the measurement noise left out.
+days running, and stays up; its state is the run's (``RunState.monitors``,
+``sim/alarms.py``). The simulator hands the monitor the true segment and the true churn; a
+deployed monitor would estimate both from what it observes, so this measures the design
+(does a small holdout have the power?) with the measurement noise left out.
 """
 
 from __future__ import annotations
