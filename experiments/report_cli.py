@@ -23,6 +23,7 @@ from plotly.subplots import make_subplots
 from recloop.experiments import divergence as dv
 from recloop.experiments import runs as rl
 from recloop.experiments.abreport import ab_blocks
+from recloop.experiments.churn_report import sweep_churn_blocks
 from recloop.experiments.data_match_report import data_match_blocks
 from recloop.experiments.headline import sweep_headline_html, sweep_stories
 from recloop.experiments.lorenz import lorenz_curve, lorenz_gini, mean_lorenz
@@ -107,6 +108,7 @@ def sweep_blocks(runs: list[rl.Run], keys: list[str]) -> list[Block]:
         summary_table(rl.seed_stats(per_run, ["variant"]), order),
     )]
     blocks += ab_blocks(runs)
+    blocks += sweep_churn_blocks(runs, combined, variants)
     blocks += divergence_blocks(combined, order, colours)
     for key in keys:
         others = [k for k in keys if k != key]

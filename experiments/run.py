@@ -31,6 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from recloop.experiments import lock
+from recloop.experiments.churn_report import run_blocks
 from recloop.experiments.data_match_report import data_match_blocks
 from recloop.experiments.guard import is_finished, logged_days
 from recloop.experiments.help import help_text
@@ -125,7 +126,8 @@ def write_outputs(cfg: RunConfig, run_dir: Path, result: RunResult,
     summary = run_summary(cfg, result, wall)
     banner, checks = data_match_blocks(run_dir, yaml.safe_load(config_text))
     write_report(result.metrics, run_dir / "report.html", f"recloop: {label}",
-                 {k: str(v) for k, v in summary.items()}, lead=banner, extra=checks)
+                 {k: str(v) for k, v in summary.items()}, lead=banner,
+                 extra=[*checks, *run_blocks(result.metrics, cfg.policy.name)])
     write_text(run_dir / "run.json", json.dumps(summary, indent=2) + "\n")
 
 

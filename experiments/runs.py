@@ -26,7 +26,7 @@ from recloop.policies.base import Policy
 from recloop.sim.checkpoint import CHECKPOINT
 from recloop.sim.metrics.abtest import AB_ROWS
 from recloop.sim.metrics.catalogue import COVERAGE, CTR, GINI, GRAVEYARD, TOP1_SHARE, UTILITY
-from recloop.sim.metrics.churn import CHURN_ROWS, HOLDOUT_ROWS
+from recloop.sim.metrics.churn import CHURN_ROWS, HOLDOUT_ROWS, MONITOR_ROWS
 from recloop.sim.pipeline.registry import load_model, read_registry
 from recloop.sim.shadow import SHADOW
 
@@ -224,8 +224,8 @@ def load_runs(paths: Sequence[Path]) -> tuple[list[Run], list[Skipped]]:
 
 HEADLINE_METRICS: tuple[str, ...] = (GINI, TOP1_SHARE, COVERAGE, CTR, UTILITY, GRAVEYARD)
 FINAL_DAYS = 10  # headline numbers average the last days: single days are noisy
-# metric-table arms that serve nobody: tests, shadows, the holdout monitor, the churn dashboard
-NOT_SERVING = (AB_ROWS, SHADOW, HOLDOUT_ROWS, CHURN_ROWS)
+# metric-table arms that serve nobody: tests, shadows, the monitors, the churn dashboard
+NOT_SERVING = (AB_ROWS, SHADOW, HOLDOUT_ROWS, CHURN_ROWS, MONITOR_ROWS)
 
 
 def combined_metrics(runs: Sequence[Run]) -> pd.DataFrame:

@@ -2,7 +2,9 @@
 
 Every serving arm gets its own nightly job, registry and server; a shadow gets the same
 pieces and serves nobody; an A/B test adds a readout between the arms and the shadow in
-the metrics table, a persistent holdout its monitor, and the churn model its dashboard. Streams are named, so building order never changes a random number.
+the metrics table, a persistent holdout its monitor, and the churn model its dashboard and
+the monitors beside it. Streams are named, so building order never changes a random
+number.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from recloop.policies.base import Policy
 from recloop.policies.registry import POLICIES, make_policy
 from recloop.policies.types import ItemMetadata
 from recloop.sim.ab_readout import ABReadout
+from recloop.sim.alarms import HOLDOUT_ALARM, AlarmState
 from recloop.sim.assignment import CONTROL, HOLDOUT, TREATMENT, arm_plan
 from recloop.sim.churn_dashboard import ChurnDashboard
 from recloop.sim.churn_features import ActivityReader
@@ -29,8 +32,10 @@ from recloop.sim.eventlog import EventLog
 from recloop.sim.faults import Outages
 from recloop.sim.fidelity import fidelity_sample
 from recloop.sim.holdout import HoldoutReadout
+from recloop.sim.monitors import Monitors
 from recloop.sim.pipeline.nightly import NightlyJob, PolicyFactory
 from recloop.sim.pipeline.state import PipelineState
+from recloop.sim.retention import RetentionDecision
 from recloop.sim.rounds import Arm
 from recloop.sim.seeding import Streams
 from recloop.sim.service import Service
@@ -50,7 +55,8 @@ def initial_state(cfg: RunConfig, world: World, streams: Streams) -> RunState:
                     seen=np.zeros((n_users, n_items), dtype=bool), arms={},
                     streams={name: streams.rng(name) for name in SHARED_STREAMS},
                     plays=np.zeros(n_items, dtype=np.int64),
-                    requests_today=np.zeros(n_users, dtype=np.int64))
+                    requests_today=np.zeros(n_users, dtype=np.int64),
+                    at_risk=np.zeros(n_users, dtype=bool))
 
 
 def crn_keys(streams: Streams) -> dict[str, np.uint64]:
@@ -96,13 +102,18 @@ def build_engine(cfg: RunConfig, world: World, streams: Streams, state: RunState
     closers: list[Closer] = list(serving)
     by_name = {arm.name: arm.state for arm in serving}
     if HOLDOUT in by_name:
+        alarm = state.monitors.setdefault(HOLDOUT_ALARM, AlarmState())
         closers.append(HoldoutReadout(by_name[cfg.arm], by_name[HOLDOUT], service,
-                                      cfg.churn_model))
+                                      cfg.churn_model, alarm))
     elif len(serving) > 1:
         closers.append(ABReadout(by_name[CONTROL], by_name[TREATMENT], cfg.ab.share))
     if cfg.churn_model.enabled:
-        closers.append(ChurnDashboard(churn_learner(service), service,
-                                      Path(run_dir) / "churn_registry.parquet"))
+        dashboard = ChurnDashboard(churn_learner(service), service,
+                                   Path(run_dir) / "churn_registry.parquet")
+        closers += [dashboard, Monitors(dashboard, serving[0].state, state.monitors,
+                                        cfg.churn_model.monitors)]
+        if cfg.churn_model.decision == "retention_slot":
+            closers.append(RetentionDecision(dashboard, state.at_risk, cfg.churn_model.at_risk))
     if cfg.shadow is not None:
         shadow = shadow_arm(service, streams, run_dir)
         arms.append(shadow)
@@ -151,7 +162,8 @@ def serving_arm(service: Service, name: str, members: np.ndarray, streams: Strea
     state = ServingState(members, service.new_tally(members), np.ones(n_items, dtype=bool),
                          np.zeros(members.size, dtype=bool), pipeline)
     service.state.arms[name] = state
-    return ServingArm(name, service, job, _server(cfg, state.lists), state)
+    retains = cfg.churn_model.decision == "retention_slot" and name != HOLDOUT
+    return ServingArm(name, service, job, _server(cfg, state.lists), state, retains)
 
 
 def shadow_arm(service: Service, streams: Streams, run_dir: Path) -> ShadowArm:

@@ -88,11 +88,12 @@ def needs_explorer(value: Any, cfg: RunConfig) -> str | None:
     return None
 
 
-RESERVED_ARMS = ("ab", "shadow", "holdout", "holdout_monitor", "churn")
+RESERVED_ARMS = ("ab", "shadow", "holdout", "holdout_monitor", "churn", "monitors")
 
 
 def not_reserved(value: Any, cfg: RunConfig) -> str | None:
-    """These label the test's, the shadow's, the holdout's and the churn dashboard's rows."""
+    """These label the test's, the shadow's, the holdout's, the churn dashboard's and the
+    monitors' rows."""
     return "a name other than " + ", ".join(RESERVED_ARMS) if value in RESERVED_ARMS else None
 
 
@@ -111,6 +112,12 @@ def churn_fit_in_run(value: Any, cfg: RunConfig) -> str | None:
         return f"at most {cfg.days - churn.label_days - 1} for days={cfg.days} " \
             f"(a fit needs days >= label_days + min_train_dates + 1 = {need})"
     return None
+
+
+def decision_needs_model(value: Any, cfg: RunConfig) -> str | None:
+    """Without the churn model nobody is ever flagged: the switch would silently do nothing."""
+    return "none unless churn_model.enabled=true" if value != "none" and \
+        not cfg.churn_model.enabled else None
 
 
 def leak_has_a_target(value: Any, cfg: RunConfig) -> str | None:
@@ -181,6 +188,7 @@ CROSS_FIELD: dict[str, Check] = {  # checked after the field's own declared rang
     "controller.adaptive_epsilon": needs_explorer,
     "churn_model.holdout_share": holdout_without_ab,
     "churn_model.min_train_dates": churn_fit_in_run,
+    "churn_model.decision": decision_needs_model,
 }
 
 

@@ -5,7 +5,9 @@ Every midnight, after the day's partition is sealed, the churn learner
 in the lookback) as of tomorrow. This closer then looks behind the curtain: it splits the
 scored users by their hidden segment and puts next to their mean predicted risk the same
 users' *true* risk of no activity in the next N days, and next to that the day's true
-churn and the true segment sizes. Each fit's record (the dates and data version it read,
+churn and the true segment sizes; the same again per tenure band. It keeps tonight's
+scores (``scored``) for the calibration monitor, which needs them once their label
+period is over. Each fit's record (the dates and data version it read,
 its held-out AUC, Brier score and calibration) goes to ``churn_registry.parquet`` in the
 run directory. Nothing here flows back: no arm, policy or learner
 reads the dashboard (``tests/test_churn.py`` checks that a run's log is the same with it
@@ -22,6 +24,7 @@ back (1). Otherwise with λ visits a day (Poisson) and churn hazard h:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +34,7 @@ from recloop.agents.users import churn_probability
 from recloop.agents.visits import visit_rate
 from recloop.sim.churn_model import NAN, ChurnLearner, ChurnRecord, write_registry
 from recloop.sim.metrics.catalogue import churn_values
-from recloop.sim.metrics.churn import CHURN_ROWS, ChurnDay
+from recloop.sim.metrics.churn import CHURN_ROWS, ChurnDay, tenure_band
 from recloop.sim.service import Service
 from recloop.sim.state import ServingState
 
@@ -47,6 +50,17 @@ def true_inactive_probability(rate: np.ndarray, hazard: np.ndarray, days: int,
     return 1 - p * geometric
 
 
+@dataclass(frozen=True)
+class Scored:
+    """The users scored for ``date`` (their base as of it) and what the model said."""
+
+    date: int
+    users: np.ndarray
+    predicted: np.ndarray
+    segment: np.ndarray  # the true segments, for the simulator's eyes only
+    band: np.ndarray  # tenure bands as of ``date`` (``metrics/churn.py``)
+
+
 class ChurnDashboard:
     """Runs the churn learner's night at each midnight and records the dashboard's row."""
 
@@ -55,6 +69,7 @@ class ChurnDashboard:
     def __init__(self, learner: ChurnLearner, service: Service, registry: Path) -> None:
         """``registry``: where every fit's record is kept (``churn_registry.parquet``)."""
         self.learner, self.service, self.registry = learner, service, registry
+        self.scored: Scored | None = None  # tonight's scores, for tomorrow's date
 
     def close_day(self, day: int) -> dict[str, float]:
         """Fit and judge on days <= ``day``, score tomorrow's base, set it beside the truth."""
@@ -62,17 +77,22 @@ class ChurnDashboard:
         if rec is not None:
             write_registry(self.learner.records, self.registry)
         users, predicted = self.learner.score(day + 1)
-        return churn_values(self._day(users, predicted, rec))
+        cfg = self.learner.cfg
+        band = tenure_band(self.learner.reader.tenure(users, day + 1), cfg.label_days,
+                           cfg.lookback_days)
+        self.scored = Scored(day + 1, users, predicted,
+                             self.service.world.population.segment[users], band)
+        return churn_values(self._day(self.scored, rec))
 
-    def _day(self, users: np.ndarray, predicted: np.ndarray,
-             rec: ChurnRecord | None) -> ChurnDay:
+    def _day(self, scored: Scored, rec: ChurnRecord | None) -> ChurnDay:
         svc, state = self.service, self.service.state.users
         segment = svc.world.population.segment
         tallies = [arm.tally for arm in svc.state.arms.values() if isinstance(arm, ServingState)]
         alive = state.joined & ~state.churned
         judged = rec is not None and rec.status == "deployed"
         return ChurnDay(
-            segment=segment[users], predicted=predicted, true_risk=self.true_risk(users),
+            segment=scored.segment, band=scored.band, predicted=scored.predicted,
+            true_risk=self.true_risk(scored.users),
             churned=sum(t.churned for t in tallies),
             active_at_start=sum(t.active_at_start for t in tallies),
             sizes=np.bincount(segment[alive], minlength=len(SEGMENT_NAMES)),

@@ -132,6 +132,10 @@ class ActivityReader:
         shares = cells[users] / np.maximum(per_user[users], 1)[:, None]
         return _share(on_popular[users], per_user[users]), (shares**2).sum(axis=1)
 
+    def tenure(self, users: np.ndarray, date: int) -> np.ndarray:
+        """Days from each user's first logged activity to ``date`` (days read so far only)."""
+        return date - self._first_seen[users]
+
     def churned(self, users: np.ndarray, date: int, horizon: int) -> np.ndarray:
         """bool per user: no logged activity on any of days ``date .. date+horizon-1``."""
         seen = np.zeros(self.n_users, dtype=bool)

@@ -31,7 +31,8 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from recloop.conf.ranges import Between, ranged
+from recloop.conf.ranges import UNIT, Between, one_of, ranged
+from recloop.sim.alarms import MonitorConfig
 from recloop.sim.atomic import atomic_path
 from recloop.sim.churn_features import ActivityReader
 from recloop.sim.eventlog import EventLog
@@ -41,7 +42,7 @@ NAN = float("nan")
 
 @dataclass
 class ChurnModelConfig:
-    """The churn-risk model and the holdout monitor; both off by default (nothing computed).
+    """The churn-risk model and its monitors; all off by default (nothing computed).
 
     ``holdout_share > 0`` serves that share of users random slates (``sim/holdout.py``); it
     needs no A/B test in the run, a rule ``sim/checks.py`` holds, as it holds that a fit
@@ -59,6 +60,10 @@ class ChurnModelConfig:
     holdout_salt: str = "holdout"  # part of the holdout's assignment hash
     alarm_days: int = ranged(3, Between(1, 365, integer=True))  # consecutive days to alarm
     alarm_z: float = ranged(1.96, Between(0.0, 10.0, strict=True))  # the interval's half-width in SE
+    monitors: MonitorConfig = field(default_factory=MonitorConfig)  # calibration, concentration
+    # the loop closed: flagged users (predicted risk > at_risk) get a popular title's slot
+    decision: str = ranged("none", one_of("none", "retention_slot"))
+    at_risk: float = ranged(0.3, UNIT)
 
 
 @dataclass

@@ -27,8 +27,17 @@ class ControllerConfig:
     max_epsilon: float = ranged(0.5, UNIT)
 
 
+def concentrated(top1_share: float, threshold: float) -> bool:
+    """Do the top 1% of items take more than ``threshold`` of the day's impressions?
+
+    The controller and the concentration monitor (``sim/monitors.py``) ask this of the same
+    number, a serving arm's ``last_top1_share``; a day without impressions (NaN) is not.
+    """
+    return bool(top1_share > threshold)
+
+
 def next_epsilon(epsilon: float, top1_share: float, cfg: ControllerConfig) -> float:
     """Multiplicative step: more exploration while the top 1% of items take too much exposure."""
-    if top1_share > cfg.target_top1_share:
+    if concentrated(top1_share, cfg.target_top1_share):
         return min(cfg.max_epsilon, epsilon * cfg.step)
     return max(cfg.min_epsilon, epsilon / cfg.step)

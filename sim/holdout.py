@@ -14,9 +14,10 @@ group's joined users not churned) of production with the holdout's; the two grou
 disjoint users, so the difference's standard error is the root sum of the two binomial
 variances. The alarm goes up on the first day when production's niche retention has been
 below the holdout's with the interval (± ``alarm_z`` SE) excluding 0 for ``alarm_days``
-days running, and stays up. The simulator hands the monitor the true segment and the true
-churn; a deployed monitor would estimate both from what it observes, so this measures the
-design (does a small holdout have the power?) with the measurement noise left out.
+days running, and stays up; its state is the run's (``RunState.monitors``,
+``sim/alarms.py``). The simulator hands the monitor the true segment and the true churn; a
+deployed monitor would estimate both from what it observes, so this measures the design
+(does a small holdout have the power?) with the measurement noise left out.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from recloop.agents.population import NICHE, SEGMENT_NAMES
+from recloop.sim.alarms import AlarmState, step_alarm
 from recloop.sim.churn_model import ChurnModelConfig
 from recloop.sim.metrics.catalogue import holdout_values
 from recloop.sim.metrics.churn import HOLDOUT_ROWS, HoldoutDay
@@ -37,10 +39,13 @@ class HoldoutReadout:
     name = HOLDOUT_ROWS
 
     def __init__(self, production: ServingState, holdout: ServingState, service: Service,
-                 cfg: ChurnModelConfig) -> None:
-        self.groups, self.service, self.cfg = (production, holdout), service, cfg
-        self.streak = 0  # days running with the niche interval below 0
-        self.alarm_day: int | None = None
+                 cfg: ChurnModelConfig, alarm: AlarmState) -> None:
+        """``alarm``: the run state's entry for this monitor."""
+        self.groups, self.service, self.cfg, self.alarm = (production, holdout), service, cfg, alarm
+
+    @property
+    def alarm_day(self) -> int | None:
+        return self.alarm.first_day
 
     def close_day(self, day: int) -> dict[str, float]:
         """The day's retention per segment and group, their gaps, and the alarm."""
@@ -55,7 +60,5 @@ class HoldoutReadout:
         today = HoldoutDay(retained, joined, alarm=False)
         gap, se = today.gap(NICHE)
         below = bool(np.isfinite(gap) and gap + self.cfg.alarm_z * se < 0)
-        self.streak = self.streak + 1 if below else 0
-        if self.alarm_day is None and self.streak >= self.cfg.alarm_days:
-            self.alarm_day = day
-        return holdout_values(HoldoutDay(retained, joined, alarm=self.alarm_day is not None))
+        step_alarm(self.alarm, below, day, self.cfg.alarm_days, latch=True)
+        return holdout_values(HoldoutDay(retained, joined, alarm=self.alarm.up))

@@ -27,6 +27,7 @@ from recloop.sim.impressions import Source, log_organic, log_served
 from recloop.sim.metrics.catalogue import CTR, TOP1_SHARE, arm_values
 from recloop.sim.metrics.inputs import ArmDay, Fidelity
 from recloop.sim.pipeline.nightly import NightlyJob
+from recloop.sim.retention import retention_slot
 from recloop.sim.rounds import Outcome, Round
 from recloop.sim.service import Service
 from recloop.sim.serving import Server
@@ -37,10 +38,12 @@ class ServingArm:
     """Serves its members' requests with its own pipeline's model."""
 
     def __init__(self, name: str, service: Service, job: NightlyJob, server: Server,
-                 state: ServingState) -> None:
+                 state: ServingState, retains: bool = False) -> None:
+        """``retains``: flagged users get a retention slot (``sim/retention.py``)."""
         self.name, self.service, self.job, self.server, self.state = (
             name, service, job, server, state)
         self.reads_pooled_recent = job.arm is None  # pooled training: everyone's positives
+        self.retains = retains
 
     def night(self, day: int, crashed: bool) -> None:
         """Train, gate and deploy; then, unless the job crashed, precompute the lists."""
@@ -88,6 +91,9 @@ class ServingArm:
             rnd.ctx, recent=svc.recent(st.members))
         assert st.policy is not None
         served = self.server.serve(st.policy, users, ctx, down)
+        if self.retains:
+            served = retention_slot(served, users, svc.state.at_risk, svc.state.plays,
+                                    ctx.available, svc.state.seen)
         st.ever_served[users] = True
         before = svc.state.users.rows(users)
         items = served.slates.items

@@ -2,8 +2,9 @@
 
 ``RunState`` is the whole of it at any moment the story pauses (for instance at midnight
 of day d): the users' state, the watched memory, each arm's running state (its pipeline's
-included), the log cursor, today's positives so far and the random streams, whose
-positions live in their bit generators. The functions that change state take it as an
+included), the log cursor, today's positives so far, the monitors' alarms, the users the
+churn model flagged (``sim/retention.py``) and the random streams, whose positions live
+in their bit generators. The functions that change state take it as an
 argument; no component keeps a private copy of anything here.
 """
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from recloop.agents.users import UserState
 from recloop.policies.base import Policy
+from recloop.sim.alarms import AlarmState
 from recloop.sim.metrics.agreement import Agreement
 from recloop.sim.metrics.daily import DayTally
 from recloop.sim.metrics.inputs import Fidelity
@@ -91,6 +93,8 @@ class RunState:
     pending: Pending = field(default_factory=Pending)  # further slates asked for today
     requests_today: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     today: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (users, items)
+    monitors: dict[str, AlarmState] = field(default_factory=dict)  # alarms, by monitor
+    at_risk: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # flagged
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -15,8 +15,8 @@ from recloop.experiments.report import build_report_html
 from recloop.sim.config import RunConfig
 from recloop.sim.metrics.abtest import AB_ROWS
 from recloop.sim.metrics.catalogue import CATALOGUE
-from recloop.sim.metrics.churn import CHURN_ROWS, HOLDOUT_ROWS
-from recloop.sim.metrics.metric import AB, ARM, CHURN, HOLDOUT, SHADOW
+from recloop.sim.metrics.churn import CHURN_ROWS, HOLDOUT_ROWS, MONITOR_ROWS
+from recloop.sim.metrics.metric import AB, ARM, CHURN, HOLDOUT, MONITOR, SHADOW
 from recloop.sim.shadow import SHADOW as SHADOW_ARM
 from recloop.sim.story import simulate
 
@@ -24,11 +24,14 @@ from recloop.sim.story import simulate
 EVERY_ROW = ("days=3", "policy=popular", "policy@ab.treatment=popular", "ab.share=0.5",
              "policy@shadow=popular", "policy.epsilon=0.1", "ab.treatment.epsilon=0.1",
              "controller.adaptive_epsilon=true")
-# the churn dashboard and the holdout monitor (a holdout excludes an A/B test): a second run
+# the churn dashboard and the monitors (a holdout excludes an A/B test): a second run, whose
+# concentration alarm goes up once popular has a model (so the monitors' section has a chart)
 CHURN_ROWS_ON = ("days=3", "policy=popular", "churn_model.enabled=true",
                  "churn_model.label_days=1", "churn_model.min_train_dates=1",
-                 "churn_model.holdout_share=0.2")
-ROW_KIND = {AB_ROWS: AB, SHADOW_ARM: SHADOW, CHURN_ROWS: CHURN, HOLDOUT_ROWS: HOLDOUT}
+                 "churn_model.holdout_share=0.2", "churn_model.monitors.top1_threshold=0.05",
+                 "churn_model.monitors.alarm_days=1")
+ROW_KIND = {AB_ROWS: AB, SHADOW_ARM: SHADOW, CHURN_ROWS: CHURN, HOLDOUT_ROWS: HOLDOUT,
+            MONITOR_ROWS: MONITOR}
 # any other arm label is a serving arm's row
 
 
@@ -44,7 +47,7 @@ def test_a_run_writes_declared_metrics_on_the_rows_that_declare_them(
 ) -> None:
     kinds = metrics["arm"].map(lambda arm: ROW_KIND.get(arm, ARM))
     written = set(zip(kinds, metrics["metric"], strict=True))
-    assert {kind for kind, _ in written} == {ARM, AB, SHADOW, CHURN, HOLDOUT}
+    assert {kind for kind, _ in written} == {ARM, AB, SHADOW, CHURN, HOLDOUT, MONITOR}
     undeclared = sorted({m for _, m in written if m not in CATALOGUE})
     assert not undeclared, f"written but not declared: {undeclared}"
     declared = {(kind, m.name) for m in CATALOGUE.metrics.values() for kind in m.rows}

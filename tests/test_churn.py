@@ -18,6 +18,7 @@ import pytest
 from test_honesty import forbidden_imports, leaks
 
 from recloop.experiments.preflight import check_job
+from recloop.sim.alarms import AlarmState
 from recloop.sim.assemble import build_engine, initial_state
 from recloop.sim.assignment import HOLDOUT, arm_plan, assign_treatment
 from recloop.sim.churn_dashboard import ChurnDashboard, true_inactive_probability
@@ -28,7 +29,7 @@ from recloop.sim.eventlog import ORGANIC, EventLog
 from recloop.sim.faults import Outages
 from recloop.sim.holdout import HoldoutReadout
 from recloop.sim.metrics.catalogue import CATALOGUE, CHURN_AUC, CHURN_PREDICTED, CHURN_SECTION
-from recloop.sim.metrics.churn import CHURN_ROWS, HOLDOUT_ROWS, retention_gap
+from recloop.sim.metrics.churn import CHURN_ROWS, HOLDOUT_ROWS, MONITOR_ROWS, retention_gap
 from recloop.sim.seeding import Streams
 from recloop.sim.story import simulate
 from recloop.sim.world import build_world
@@ -214,7 +215,7 @@ def test_defaults_are_off_and_valid() -> None:
 # ---------------------------------------------------------------- the honesty wall
 
 
-@pytest.mark.parametrize("module", ["churn_model.py", "churn_features.py"])
+@pytest.mark.parametrize("module", ["churn_model.py", "churn_features.py", "retention.py"])
 def test_the_churn_learner_imports_no_ground_truth(module: str) -> None:
     assert forbidden_imports((ROOT / "sim" / module).read_text()) == []
 
@@ -238,9 +239,9 @@ def test_the_recommender_never_sees_the_dashboard(small_config: Callable[..., Ru
     off = simulate(small_config(*base), tmp_path / "off")
     on = simulate(small_config(*base, "churn_model.enabled=true"), tmp_path / "on")
     assert off.log.digests == on.log.digests
-    arm = on.metrics[on.metrics.arm != CHURN_ROWS].reset_index(drop=True)
+    arm = on.metrics[~on.metrics.arm.isin([CHURN_ROWS, MONITOR_ROWS])].reset_index(drop=True)
     pd.testing.assert_frame_equal(off.metrics, arm)
-    assert (on.metrics.arm == CHURN_ROWS).any()
+    assert (on.metrics.arm == CHURN_ROWS).any() and (on.metrics.arm == MONITOR_ROWS).any()
 
 
 # ---------------------------------------------------------------- end to end
@@ -283,7 +284,7 @@ def test_holdout_alarm_needs_k_days_running_below_and_then_stays(rng: np.random.
                                   segment=np.ones(n, dtype=np.int8))))
     cfg = ChurnModelConfig(alarm_days=3)
     readout = HoldoutReadout(SimpleNamespace(members=~held), SimpleNamespace(members=held),
-                             service, cfg)  # type: ignore[arg-type]
+                             service, cfg, AlarmState())  # type: ignore[arg-type]
     leave = [0.0, 0.3, 0.3, 0.0, 0.3, 0.3, 0.3, 0.0]  # share of production's users lost
     alarms = []
     for day, share in enumerate(leave):

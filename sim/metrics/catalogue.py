@@ -12,14 +12,15 @@ from __future__ import annotations
 import numpy as np
 
 from recloop.agents.population import SEGMENT_NAMES
+from recloop.sim import alarms
 from recloop.sim.eventlog import SERVING_PATHS
 from recloop.sim.metrics import concentration as conc
 from recloop.sim.metrics.abtest import srm_p_value
-from recloop.sim.metrics.churn import SEGMENTS, ChurnDay, HoldoutDay
+from recloop.sim.metrics.churn import BANDS, GROUPS, SEGMENTS, ChurnDay, HoldoutDay, MonitorDay
 from recloop.sim.metrics.daily import ratio
 from recloop.sim.metrics.fidelity import gap_recovered
 from recloop.sim.metrics.inputs import ABDay, ArmDay, ShadowDay
-from recloop.sim.metrics.metric import AB, ARM, CHURN, HOLDOUT, SHADOW, Catalogue
+from recloop.sim.metrics.metric import AB, ARM, CHURN, HOLDOUT, MONITOR, SHADOW, Catalogue
 from recloop.sim.metrics.offline import RANKING_METRICS
 
 CONCENTRATION, ONLINE, AB_TEST = "Popularity concentration", "Online behaviour", "A/B test"
@@ -27,8 +28,9 @@ LEARNING = "What the model learned (against ground truth)"
 SERVING, PIPELINE, SHADOW_SECTION = "Slates and serving", "Nightly pipeline", "Shadow candidate"
 CHURN_SECTION = "Churn model: the dashboard against the truth"
 HOLDOUT_SECTION = "Holdout monitor: random slates against production"
+MONITOR_SECTION = "Monitors: the churn model's calibration, concentration, alarms"
 CATALOGUE = Catalogue((CONCENTRATION, ONLINE, LEARNING, AB_TEST, SERVING, PIPELINE,
-                       SHADOW_SECTION, CHURN_SECTION, HOLDOUT_SECTION))
+                       SHADOW_SECTION, CHURN_SECTION, HOLDOUT_SECTION, MONITOR_SECTION))
 declare = CATALOGUE.declare
 NAN = float("nan")
 SE = "_se"  # a standard error's name: its metric's name and this suffix
@@ -214,6 +216,13 @@ for _seg, _segment in ((None, "all"), *SEGMENTS):
     declare(f"churn_scored_{_segment}", f"Users the churn model scores ({_segment})",
             CHURN_SECTION, lambda d, s=_seg: (d.segment == s).sum() if s is not None
             else d.segment.size, unit="count", rows=(CHURN,))
+for _band, _name in BANDS:
+    CHURN_PREDICTED[_name] = declare(
+        f"churn_predicted_{_name}", f"Predicted churn risk, tenure {_name}", CHURN_SECTION,
+        lambda d, b=_band: d.band_mean(d.predicted, b), unit="share", rows=(CHURN,))
+    CHURN_TRUE[_name] = declare(
+        f"churn_true_{_name}", f"True risk of the same users, tenure {_name}", CHURN_SECTION,
+        lambda d, b=_band: d.band_mean(d.true_risk, b), unit="share", rows=(CHURN,))
 for _seg, _segment in SEGMENTS:
     declare(f"churn_daily_true_{_segment}", f"True churn today, all arms ({_segment})",
             CHURN_SECTION, lambda d, s=_seg: ratio(d.churned[s], d.active_at_start[s]),
@@ -241,9 +250,25 @@ for _seg, _segment in SEGMENTS:
     declare(HOLDOUT_GAP[_segment] + SE, f"Retention gap ({_segment}): standard error",
             HOLDOUT_SECTION, lambda d, s=_seg: d.gap(s)[1], unit="share", rows=(HOLDOUT,),
             se_of=HOLDOUT_GAP[_segment])
-HOLDOUT_ALARM = declare("holdout_alarm", "Holdout alarm: niche retention below holdout's",
+HOLDOUT_ALARM_FLAG = declare("holdout_alarm", "Holdout alarm: niche retention below holdout's",
                         HOLDOUT_SECTION, lambda d: float(d.alarm), unit="flag",
                         rows=(HOLDOUT,))
+
+# ---------------------------------------------------------------- the other monitors
+CALIBRATION_GAP: dict[str, str] = {}  # group (segment or tenure band) -> predicted − observed
+for _g, _group in enumerate(GROUPS):
+    CALIBRATION_GAP[_group] = declare(
+        f"calibration_gap_{_group}", f"Churn predicted − observed, matured date ({_group})",
+        MONITOR_SECTION, lambda d, g=_g: d.gap(g), unit="share", rows=(MONITOR,))
+ALARM: dict[str, str] = {alarms.HOLDOUT_ALARM: HOLDOUT_ALARM_FLAG}  # monitor -> 0/1 metric
+for _monitor in (alarms.CALIBRATION, alarms.CONCENTRATION):
+    ALARM[_monitor] = declare(f"{_monitor}_alarm", f"{_monitor.capitalize()} alarm (1 = up)",
+                              MONITOR_SECTION, lambda d, m=_monitor: d.up(m), unit="flag",
+                              rows=(MONITOR,))
+    declare(f"{_monitor}_alarms_raised", f"{_monitor.capitalize()} alarms raised so far",
+            MONITOR_SECTION, lambda d, m=_monitor: d.raised(m), unit="count", rows=(MONITOR,))
+ALARMS_RAISED = declare("alarms_raised", "Alarms raised so far, every monitor", MONITOR_SECTION,
+                        lambda d: d.raised(), unit="count", rows=(MONITOR,))
 
 
 def _nanmean(values: np.ndarray) -> float:
@@ -274,3 +299,8 @@ def churn_values(day: ChurnDay) -> dict[str, float]:
 def holdout_values(day: HoldoutDay) -> dict[str, float]:
     """The holdout monitor's row for the day."""
     return CATALOGUE.values(HOLDOUT, day)
+
+
+def monitor_values(day: MonitorDay) -> dict[str, float]:
+    """The other monitors' row for the day."""
+    return CATALOGUE.values(MONITOR, day)

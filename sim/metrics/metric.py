@@ -16,6 +16,7 @@ from typing import Any
 
 ARM, AB, SHADOW = "arm", "ab", "shadow"  # the kinds of row in the metrics table
 CHURN, HOLDOUT = "churn", "holdout"  # the churn dashboard's and the holdout monitor's rows
+MONITOR = "monitor"  # the other monitors' rows: calibration per group, alarms
 Compute = Callable[[Any], float | None]  # None: the metric has no value in this row today
 
 
