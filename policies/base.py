@@ -25,7 +25,21 @@ import numpy as np
 from recloop.policies.shifted import ExploredLists
 from recloop.policies.types import ItemMetadata, ServeContext, Slates, TrainingWindow
 
-SCORE_CHUNK = 512  # users scored at once: a 4 MB block per 2k items stays in cache
+SCORE_CHUNK = 512  # the most users scored at once
+SCORE_BLOCK = 2_560_000  # scores per block: 256 users of 10k items, 128 of 20k (10 MB float32)
+
+
+def score_chunk(n_items: int) -> int:
+    """Users scored at once: about ``SCORE_BLOCK`` scores, and at most ``SCORE_CHUNK`` users.
+
+    The block's temporaries (mask, tie order, partition) are faulted in afresh for each
+    chunk, so past a few MB a larger block costs more than the fewer calls save. Measured
+    (ALS top 20 of 6,000 users, median of 5 on a busy 2-core machine): 10k items, 256 users
+    2.8 s against 3.3 s at 512 and 4.4 s at 1,024; 20k items, 128 users 5.6 s, 256 6.4 s,
+    512 8.3 s; 2k items, 256 and 512 alike, 1,024 slower. Rows are scored independently,
+    so the chunk size changes no result.
+    """
+    return max(1, min(SCORE_CHUNK, SCORE_BLOCK // max(n_items, 1)))
 
 
 class Policy(ABC):
@@ -122,8 +136,9 @@ class ScoringPolicy(Policy):
         users = np.asarray(users, dtype=np.int64)
         items = np.empty((users.size, n), dtype=np.int32)
         values = np.empty((users.size, n), dtype=np.float32)
-        for start in range(0, users.size, SCORE_CHUNK):
-            chunk = users[start : start + SCORE_CHUNK]
+        step = score_chunk(self.items.n_items)
+        for start in range(0, users.size, step):
+            chunk = users[start : start + step]
             scores = np.array(self.score(chunk, ctx), dtype=np.float32)  # our own copy
             self._mask(scores, chunk, ctx)
             block = slice(start, start + chunk.size)

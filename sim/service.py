@@ -12,6 +12,7 @@ import scipy.sparse as sp
 
 from recloop.agents.draws import Draws, KeyedDraws, StreamDraws
 from recloop.agents.users import Users
+from recloop.policies.seen import SeenRows
 from recloop.policies.types import ServeContext
 from recloop.sim.config import RunConfig
 from recloop.sim.eventlog import EventLog
@@ -40,15 +41,19 @@ class Service:
         return ServeContext(day, hour, self.world.catalog.available(day), self.state.seen, recent)
 
     def eval_context(self, day: int, users: np.ndarray) -> ServeContext:
-        """The serving context as it was at the start of ``day`` (for offline evaluation).
+        """The serving context as it was at the start of ``day``, for ``users`` only (offline
+        evaluation reads no one else's row, see ``policies.seen``).
 
         Items watched on ``day`` were unseen before it (seen items are never served again),
-        so removing that day's clicks from ``seen`` restores the start-of-day state.
+        so removing that day's clicks from the users' rows restores their start-of-day state.
         """
-        seen = self.state.seen.copy()
+        users = np.unique(users)
+        seen = SeenRows(users, self.state.seen[users], self.state.shape[0])
         frame = self.log.read([day], ["user", "item", "clicked"])
         clicks = frame[frame["clicked"]]
-        seen[clicks["user"].to_numpy(), clicks["item"].to_numpy()] = False
+        who, what = clicks["user"].to_numpy(), clicks["item"].to_numpy()
+        mine = seen.holds(who)
+        seen[who[mine], what[mine]] = False
         return ServeContext(day, 0.0, self.world.catalog.available(day), seen)
 
     def recent(self, members: np.ndarray | None = None) -> sp.csr_matrix | None:

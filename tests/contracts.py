@@ -4,7 +4,8 @@ A policy's test module subclasses ``PolicyContract`` and supplies ``make_policy`
 mixin then checks the interface promised in ``policies/base.py``: slate shape and dtype,
 distinct items, no unreleased or watched items, ``-1`` padding only when too few items
 qualify, serving before any fit and after an empty fit, same seed ⇒ same slates, pickle
-and model-file round-trips, and batches larger than ``SCORE_CHUNK``.
+and model-file round-trips, batches larger than ``SCORE_CHUNK``, and the same slates when
+only the asked users' watched rows are given (``SeenRows``, as offline judging does).
 
 The planted dataset is a checkerboard: two blocks of users × two blocks of items, users in
 block b only ever engage with items in block b, with a skewed (Zipf) popularity inside each
@@ -25,6 +26,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recloop.policies.base import SCORE_CHUNK, Policy
+from recloop.policies.seen import SeenRows
 from recloop.policies.types import ItemMetadata, ServeContext, Slates, TrainingWindow
 from recloop.sim.pipeline.artifacts import load_model, save_model
 
@@ -288,6 +290,24 @@ class PolicyContract:
         ctx = self.planted_context()
         users = np.resize(np.arange(N_USERS), SCORE_CHUNK + 37)
         check_slates(self.fitted().recommend(users, self.k, ctx), users, self.k, ctx)
+
+    def test_same_slates_from_the_asked_users_rows_only(self) -> None:
+        """Offline judging passes only the evaluated users' watched rows (``SeenRows``):
+        slates, propensities and probabilities equal those from the whole matrix, for users
+        asked in any order and more than once."""
+        policy = self.fitted()
+        twin = pickle.loads(pickle.dumps(policy))  # same state and random stream position
+        ctx = self.planted_context()
+        users = np.array([31, 1, 4, 59, 31, 28, 5, 1])
+        held = np.unique(users)
+        rows = replace(ctx, seen=SeenRows(held, ctx.seen[held], N_USERS))
+        dense = policy.recommend(users, self.k, ctx)
+        assert_same(dense, twin.recommend(users, self.k, rows))
+        a, b = policy.probabilities(users, dense.items, ctx), twin.probabilities(
+            users, dense.items, rows)
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_array_equal(a, b)
 
     def test_does_not_mutate_inputs(self) -> None:
         data = planted()

@@ -27,7 +27,8 @@ from recloop.sim.pipeline.registry import Registry
 from recloop.sim.pipeline.state import ModelRecord, PipelineState
 from recloop.sim.window import TrainConfig, WindowReader
 
-EvalContext = Callable[[int, np.ndarray], ServeContext]  # (day, users) -> context as of that day
+# (day, users) -> the context at that day's start; it may hold only those users' seen rows
+EvalContext = Callable[[int, np.ndarray], ServeContext]
 
 
 class Judge:
