@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from recloop.experiments import aggregate as ag
 from recloop.experiments import runs as rl
 from recloop.experiments.style import PALETTE, Z95, metric_label, unit_axis
 from recloop.sim.assignment import CONTROL, TREATMENT
@@ -53,7 +54,7 @@ def design(run: rl.Run) -> str | None:
     return str(ab.get("training", "pooled"))
 
 
-def arm_means(run: rl.Run, days: int = rl.FINAL_DAYS) -> pd.DataFrame:
+def arm_means(run: rl.Run, days: int = ag.FINAL_DAYS) -> pd.DataFrame:
     """Arms × metrics: each arm's mean over the run's last ``days`` days."""
     m = run.metrics
     recent = m[(m["day"] > m["day"].max() - days) & m["metric"].isin(AB_METRICS)]
@@ -191,7 +192,7 @@ def ab_blocks(runs: Sequence[rl.Run]) -> list[Block]:
         suffix = "" if group == "all runs" else f" ({group})"
         title = "A/B estimate against the global effect" + suffix
         caption = ("Treatment − control, each run's mean over its last "
-                   f"{rl.FINAL_DAYS} days, mean ± s.e. over {sub['seed'].nunique()} seed(s). "
+                   f"{ag.FINAL_DAYS} days, mean ± s.e. over {sub['seed'].nunique()} seed(s). "
                    "Global effect: the same seed run with everyone on treatment minus "
                    "everyone on control. Bias: A/B estimate − global effect." + srm_note(runs))
         blocks.append((title, caption, bias_html(bias_summary(sub))))

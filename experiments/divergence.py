@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from scipy.stats import kendalltau
 
-from recloop.experiments.runs import NOT_SERVING
+from recloop.experiments.aggregate import NOT_SERVING
 from recloop.experiments.style import format_value, is_percent, metric_label, unit_axis
 from recloop.sim.metrics.catalogue import ACTIVE_SHARE, COMPLETION, CTR, OFFLINE_NDCG, UTILITY
 

@@ -18,6 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from recloop.experiments import aggregate as ag
 from recloop.experiments import runs as rl
 from recloop.experiments.style import (
     LAYOUT,
@@ -39,10 +40,10 @@ def parameter_figure(per_run: pd.DataFrame, runs: Sequence[rl.Run], key: str,
     Numbers go on a numeric axis (uneven steps stay uneven); anything else is categorical
     and drawn as unjoined markers, since a line between categories would suggest an order.
     """
-    stats = rl.seed_stats(rl.with_parameter(per_run, runs, key, others), ["line", key])
+    stats = ag.seed_stats(ag.with_parameter(per_run, runs, key, others), ["line", key])
     stats = stats.sort_values(key, key=lambda s: s.map(rl.value_key), kind="stable")
     numeric = all(rl.as_number(v) is not None for v in stats[key])
-    metrics = [m for m in rl.HEADLINE_METRICS if m in set(stats["metric"])]
+    metrics = [m for m in ag.HEADLINE_METRICS if m in set(stats["metric"])]
     n_rows = -(-len(metrics) // N_COLS)
     fig = make_subplots(rows=n_rows, cols=N_COLS,
                         subplot_titles=[metric_label(m) for m in metrics])
@@ -107,7 +108,7 @@ def add_reference_lines(fig: go.Figure, levels: Mapping[str, pd.Series],
 
 def summary_table(stats: pd.DataFrame, order: Sequence[str]) -> str:
     """Variant rows, headline-metric columns, cells ``mean ± s.e.`` over seeds."""
-    metrics = [m for m in rl.HEADLINE_METRICS if m in set(stats["metric"])]
+    metrics = [m for m in ag.HEADLINE_METRICS if m in set(stats["metric"])]
     cells = stats.set_index(["variant", "metric"])
     head = "".join(f"<th>{html.escape(m)}</th>"
                    for m in ["variant", "seeds", *map(metric_label, metrics)])

@@ -20,6 +20,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from recloop.experiments import aggregate as ag
 from recloop.experiments import divergence as dv
 from recloop.experiments import runs as rl
 from recloop.experiments.abreport import ab_blocks
@@ -87,7 +88,7 @@ def lorenz_figure(
 def day_sections(combined: pd.DataFrame) -> list[Block]:
     """The one-run report's small multiples, with variants as arms and seed bands; the
     metrics left out (constant or empty in every run) are named in one line."""
-    figures, dropped = build_sections(rl.seed_bands(combined), legend_title="variant")
+    figures, dropped = build_sections(ag.seed_bands(combined), legend_title="variant")
     blocks: list[Block] = [(title, BAND_NOTE, fig) for title, fig in figures]
     if dropped:
         blocks.append(("Not charted", "", not_shown_html(dropped, "every run here")))
@@ -96,16 +97,16 @@ def day_sections(combined: pd.DataFrame) -> list[Block]:
 
 def sweep_blocks(runs: list[rl.Run], keys: list[str]) -> list[Block]:
     """Every section of the cross-run page, in reading order."""
-    combined = rl.combined_metrics(runs)
+    combined = ag.combined_metrics(runs)
     variants = rl.variant_order(runs, keys)
-    order = rl.label_order(combined, variants)
+    order = ag.label_order(combined, variants)
     colours = arm_colours(order)
-    per_run = rl.final_means(combined)
+    per_run = ag.final_means(combined)
     blocks: list[Block] = [(
         "Summary per variant",
-        (f"Each run's mean over its last {rl.FINAL_DAYS} days, then mean ± 1 standard error "
+        (f"Each run's mean over its last {ag.FINAL_DAYS} days, then mean ± 1 standard error "
          "over seeds. Compare variants row by row; overlapping ± ranges are not a difference."),
-        summary_table(rl.seed_stats(per_run, ["variant"]), order),
+        summary_table(ag.seed_stats(per_run, ["variant"]), order),
     )]
     blocks += ab_blocks(runs)
     blocks += sweep_churn_blocks(runs, combined, variants)
@@ -114,13 +115,13 @@ def sweep_blocks(runs: list[rl.Run], keys: list[str]) -> list[Block]:
         others = [k for k in keys if k != key]
         fig = parameter_figure(per_run, runs, key, others)
         blocks.append((f"Headline metrics against {key}",
-                       f"Mean over seeds of the last-{rl.FINAL_DAYS}-day means. {SE_NOTE}", fig))
+                       f"Mean over seeds of the last-{ag.FINAL_DAYS}-day means. {SE_NOTE}", fig))
         curve = tradeoff_figure(per_run, runs, key, others)
         if curve is not None:
             blocks.append((f"Trade-off curve across {key}", (
                 f"Each point one value of {key}: concentration (x; left, the Gini of "
                 "impressions; right, the top-1% items' share) against CTR (y), last-"
-                f"{rl.FINAL_DAYS}-day means over seeds, ± 1 s.e. both ways. Left is a less "
+                f"{ag.FINAL_DAYS}-day means over seeds, ± 1 s.e. both ways. Left is a less "
                 "concentrated catalog, up is more clicks."), curve))
     blocks.append((
         "Exposure inequality (Lorenz curves)",
@@ -161,8 +162,8 @@ def page_blocks(runs: list[rl.Run], keys: list[str], path: Path) -> tuple[list[B
     (preceded, for one run in a calibrated world, by its check against the data)."""
     if is_sensitivity_sweep(runs):
         return sensitivity_blocks(runs), ""
-    combined = rl.combined_metrics(runs)
-    order = rl.label_order(combined, rl.variant_order(runs, keys))
+    combined = ag.combined_metrics(runs)
+    order = ag.label_order(combined, rl.variant_order(runs, keys))
     lead = sweep_headline_html(sweep_stories(combined, order))
     if len(runs) != 1:
         return sweep_blocks(runs, keys), lead

@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from recloop.experiments import aggregate as ag
 from recloop.experiments import runs as rl
 from recloop.experiments.style import LAYOUT, PALETTE, metric_label, unit_axis
 from recloop.sim.metrics.catalogue import CTR, GINI, TOP1_SHARE
@@ -26,7 +27,7 @@ Y_METRIC = CTR
 def tradeoff_figure(per_run: pd.DataFrame, runs: Sequence[rl.Run], key: str,
                     others: Sequence[str]) -> go.Figure | None:
     """Concentration (x) against CTR (y) per value of ``key``; None if ``key`` is not numeric."""
-    stats = rl.seed_stats(rl.with_parameter(per_run, runs, key, others), ["line", key])
+    stats = ag.seed_stats(ag.with_parameter(per_run, runs, key, others), ["line", key])
     if not all(rl.as_number(v) is not None for v in stats[key]):
         return None
     wide = stats.pivot_table(index=["line", key], columns="metric", values=["mean", "se"])

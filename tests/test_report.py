@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from plotly.offline import get_plotlyjs
 
+from recloop.experiments.aggregate import combined_metrics, final_means, seed_bands, seed_stats
 from recloop.experiments.lorenz import lorenz_curve, lorenz_gini, mean_lorenz
 from recloop.experiments.report import (
     OTHER_SECTION,
@@ -24,12 +25,8 @@ from recloop.experiments.report_cli import parameter_figure, summary_table
 from recloop.experiments.runs import (
     Run,
     assign_variants,
-    combined_metrics,
-    final_means,
     natural_key,
     parse_overrides,
-    seed_bands,
-    seed_stats,
     swept_keys,
     variant_label,
     variant_order,

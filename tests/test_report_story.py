@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from plotly.offline import get_plotlyjs
 
+from recloop.experiments.aggregate import combined_metrics, final_means
 from recloop.experiments.headline import (
     arm_story,
     run_headline_html,
@@ -22,7 +23,7 @@ from recloop.experiments.parameters import parameter_figure, reference_levels
 from recloop.experiments.plotlyjs import PLOTLYJS_FILE, SHARED, write_plotlyjs
 from recloop.experiments.report import build_report_html, build_sections
 from recloop.experiments.report_cli import render
-from recloop.experiments.runs import Run, assign_variants, combined_metrics, final_means
+from recloop.experiments.runs import Run, assign_variants
 from recloop.experiments.style import format_value, metric_label, percent_tickformat
 from recloop.sim.metrics.catalogue import (
     CATALOGUE,
