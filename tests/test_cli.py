@@ -53,7 +53,7 @@ def test_gate_line_counts_rejections_and_warns_past_half() -> None:
 
     import pandas as pd
 
-    from recloop.experiments.run import gate_counts, gate_line
+    from recloop.experiments.outputs import gate_counts, gate_line
 
     registry = pd.DataFrame({
         "arm": ["main"] * 5,
