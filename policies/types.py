@@ -16,6 +16,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recloop.policies.seen import SeenRows
+from recloop.policies.watched import Watched
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,9 @@ class ServeContext:
     """What the serving path knows at request time.
 
     ``available`` marks items released by now. ``seen`` marks, per user, everything already
-    watched as logged (dense: n_users × n_items bytes, 20 MB for the default world; offline
-    evaluation passes only the evaluated users' rows, ``policies.seen.SeenRows``); policies
-    never recommend those again. ``recent`` holds today's logged positives so far (users ×
+    watched as logged (a bit per pair, ``policies.watched.Watched``; offline evaluation
+    passes only the evaluated users' rows, ``policies.seen.SeenRows``; tests may pass a
+    dense bool matrix); policies never recommend those again. ``recent`` holds today's logged positives so far (users ×
     items) for real-time serving to fold in; ``None`` when the serving path has none (batch).
     ``candidates``, when set, restricts each user to a precomputed candidate set (hybrid
     serving re-ranks last night's candidates in real time).
@@ -75,7 +76,7 @@ class ServeContext:
     day: int
     hour: float
     available: np.ndarray  # bool[n_items]
-    seen: np.ndarray | SeenRows  # bool[n_users, n_items], or the rows of the users asked about
+    seen: Watched | SeenRows | np.ndarray  # [n_users, n_items], or the rows of the users asked about
     recent: sp.csr_matrix | None = None
     candidates: np.ndarray | None = None  # bool[n_users, n_items]
 

@@ -24,7 +24,7 @@ from recloop.sim import machine_fit
 from recloop.sim.config import MINUTES_PER_DAY, ConfigError, RunConfig
 from recloop.sim.data_checks import calibration_data, users_from_data
 
-MAX_SEEN_BYTES = 8 * 2**30  # the users × items "watched" bitmap is dense
+MAX_SEEN_BYTES = 8 * 2**30  # the users × items "watched" matrix: a bit per pair
 POLICY_SLOTS = ("policy", "ab.treatment", "shadow")  # policy configs: checked only when used
 
 Check = Callable[[Any, RunConfig], str | None]  # returns the allowed range when violated
@@ -141,11 +141,11 @@ def all_of(*checks: Check) -> Check:
 
 
 def seen_matrix_fits(value: Any, cfg: RunConfig) -> str | None:
-    """The dense users × items watched matrix must fit in memory."""
-    if not _is_number(value, True) or value * cfg.catalog.n_items <= MAX_SEEN_BYTES:
+    """The users × items watched matrix (``policies.watched``) must fit in memory."""
+    row_bytes = (cfg.catalog.n_items + 7) // 8
+    if not _is_number(value, True) or value * row_bytes <= MAX_SEEN_BYTES:
         return None
-    items = cfg.catalog.n_items
-    return f"at most {MAX_SEEN_BYTES // items:,} users for {items:,} items"
+    return f"at most {MAX_SEEN_BYTES // row_bytes:,} users for {cfg.catalog.n_items:,} items"
 
 
 def nights_after_first(value: Any, cfg: RunConfig) -> str | None:

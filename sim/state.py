@@ -16,6 +16,7 @@ import numpy as np
 
 from recloop.agents.users import UserState
 from recloop.policies.base import Policy
+from recloop.policies.watched import Watched
 from recloop.sim.alarms import AlarmState
 from recloop.sim.metrics.agreement import Agreement
 from recloop.sim.metrics.daily import DayTally
@@ -85,7 +86,7 @@ class RunState:
     """The run at one moment."""
 
     users: UserState
-    seen: np.ndarray  # bool[n_users, n_items]: watched (clicked) so far
+    seen: Watched  # [n_users, n_items]: watched (clicked) so far, a bit per pair
     arms: dict[str, ArmState]
     streams: dict[str, np.random.Generator]  # the shared world's streams, by purpose
     plays: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # per item
@@ -99,4 +100,4 @@ class RunState:
     @property
     def shape(self) -> tuple[int, int]:
         """(users, items)."""
-        return self.seen.shape  # type: ignore[return-value]
+        return self.seen.shape

@@ -132,7 +132,7 @@ def test_sweeps_hydra_must_expand_are_left_to_each_job() -> None:
         ("catalog.release_days=40000", "catalog.release_days"),
         ("days=20000", "days"),
         ("users.sessions_per_day=1e9", "users.sessions_per_day"),
-        ("users.n_users=9000000", "users.n_users"),  # 9M × 2,000 items: too big a seen matrix
+        ("users.n_users=40000000", "users.n_users"),  # 40M × 2,000 items: 10 GB of watched bits
         ("faults.log_loss_days=[30]", "faults.log_loss_days"),  # day 30 of a 0..29 run
         ("faults.failed_nights=[0]", "faults.failed_nights"),  # night 0 builds the first model
     ],

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kstest
 
+from recloop.agents import draws as draws_module
 from recloop.agents.draws import KeyedDraws, keyed_uniform
 from recloop.sim.config import RunConfig
 from recloop.sim.story import simulate
@@ -50,6 +51,20 @@ def test_keyed_categorical_follows_the_softmax() -> None:
     expected = 30_000 * np.array([0.2, 0.5, 0.3, 0.0])
     assert counts[3] == 0
     assert np.all(np.abs(counts - expected)[:3] < 4.5 * np.sqrt(expected[:3]))
+
+
+def test_a_pick_is_the_same_whatever_block_the_row_falls_in(monkeypatch) -> None:
+    """Blocked picking is exact: every block size gives the picks of one whole-matrix CDF."""
+    rng = np.random.default_rng(20261201)
+    logits = rng.standard_normal((50, 301)).astype(np.float32)
+    logits[rng.random(logits.shape) < 0.3] = -np.inf
+    u = rng.random((50, 1))
+    whole = np.cumsum(np.exp(logits - logits.max(axis=1, keepdims=True)), axis=1,
+                      dtype=np.float64)
+    expected = np.minimum((whole <= u * whole[:, -1:]).sum(axis=1), 300)
+    for block in (1, 301, 7 * 301, 10**6):  # a row, a row, seven rows, all rows at once
+        monkeypatch.setattr(draws_module, "PICK_BLOCK", block)
+        np.testing.assert_array_equal(draws_module.softmax_pick(logits, u), expected)
 
 
 def arrivals(small_config: MakeConfig, path: Path, policy: str,

@@ -64,7 +64,7 @@ def test_eval_rows_are_the_whole_matrix_rolled_back(small_config: Callable[..., 
     whole = state.seen.copy()
     whole[clicks["user"].to_numpy(), clicks["item"].to_numpy()] = False
     clickers = np.unique(clicks["user"].to_numpy())
-    users = np.concatenate([clickers[::3], np.flatnonzero(~state.seen.any(axis=1))[:5]])
+    users = np.concatenate([clickers[::3], np.flatnonzero(~state.seen.to_dense().any(axis=1))[:5]])
     assert clickers[::3].size > 10 and (whole[clickers[::3]] != state.seen[clickers[::3]]).any()
     ctx = svc.eval_context(day, users[::-1])
     np.testing.assert_array_equal(ctx.seen[users], whole[users])
