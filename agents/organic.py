@@ -10,6 +10,16 @@ one signal of the users' tastes that the recommender did not choose. The default
 ``per_session = 0.5``: without this channel the recommender only ever learns from its own
 choices, and in the default world ALS learned no taste at all (personalisation about 0);
 0 switches the channel off.
+
+Two samplers draw from that same distribution. ``scan`` (the default) computes every
+item's weight for the user and inverts the CDF with one uniform: its cost grows with the
+catalog. ``rejection`` proposes titles from weights that leave out the user's taste but
+bound it from above (tastes are unit vectors, so taste · v_i <= |v_i|), and accepts a
+proposal with the probability the bound overstates it by, and only if the user may play
+it; a session whose ``REJECTION_TRIES`` proposals all fail falls back to a scan. Each
+accepted draw is exact, so the finds follow the distribution above; the cost per play no
+longer grows with the catalog. The two consume random numbers differently, so a run's
+numbers change with the sampler, not its distributions.
 """
 
 from __future__ import annotations
@@ -19,9 +29,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from recloop.agents.catalog import Catalog
-from recloop.agents.choice import ChoiceConfig, utility_for_all_items, watch
+from recloop.agents.choice import ChoiceConfig, true_utility, utility_for_all_items, watch
 from recloop.agents.draws import Draws, as_draws
-from recloop.conf.ranges import UNIT, Between, ranged
+from recloop.agents.playable import Playable, as_playable
+from recloop.conf.ranges import UNIT, Between, one_of, ranged
+
+REJECTION_TRIES = 48  # proposals per session before a rejection find falls back to a scan
 
 
 @dataclass
@@ -34,6 +47,8 @@ class OrganicConfig:
     taste_weight: float = ranged(1.0, Between(0, 100))
     # weight of log(1 + plays so far) in what they find
     popularity_weight: float = ranged(0.5, Between(0, 100))
+    # how a find is drawn: scan the catalog, or propose and accept (same distribution)
+    sampler: str = ranged("scan", one_of("scan", "rejection"))
 
     @property
     def enabled(self) -> bool:
@@ -56,17 +71,63 @@ class OrganicPlays:
                      for f in ("rows", "items", "completion", "utility")))
 
 
-def find(taste: np.ndarray, allowed: np.ndarray, plays: np.ndarray, catalog: Catalog,
-         choice: ChoiceConfig, cfg: OrganicConfig,
+def find(taste: np.ndarray, allowed: np.ndarray | Playable, plays: np.ndarray,
+         catalog: Catalog, choice: ChoiceConfig, cfg: OrganicConfig,
          draws: Draws | np.random.Generator) -> OrganicPlays:
-    """Organic plays for a batch: ``taste`` and ``allowed`` (bool[n, n_items]) per session."""
+    """Organic plays for a batch: ``taste`` per session, ``allowed`` what each may play
+    (a bool[n, n_items] mask or a ``Playable``)."""
+    allowed = as_playable(allowed)
     draws = as_draws(draws, taste.shape[0])
-    found = draws.uniform(1, tag=2)[:, 0] < cfg.per_session
-    rows = np.flatnonzero(found & allowed.any(axis=1))
-    utility = utility_for_all_items(taste[rows], catalog, choice)
-    score = cfg.taste_weight * utility + cfg.popularity_weight * np.log1p(plays, dtype=np.float32)
+    found = np.flatnonzero(draws.uniform(1, tag=2)[:, 0] < cfg.per_session)
+    sampler = by_rejection if cfg.sampler == "rejection" else by_scan
+    rows, pick, value = sampler(taste, found, allowed, plays, catalog, choice, cfg, draws)
     players = draws.take(rows)
-    pick = players.categorical(np.where(allowed[rows], score, -np.inf), tag=3)
-    value = utility[np.arange(rows.size), pick].astype(np.float32)
     completion = watch(value, choice, players).astype(np.float32) if rows.size else value
     return OrganicPlays(rows, pick.astype(np.int32), completion, value)
+
+
+def by_scan(taste: np.ndarray, found: np.ndarray, allowed: Playable, plays: np.ndarray,
+            catalog: Catalog, choice: ChoiceConfig, cfg: OrganicConfig,
+            draws: Draws) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, picks, their true utility): every item weighed for each finding row with
+    anything left to play."""
+    mask = allowed.rows(found)
+    playing = mask.any(axis=1)
+    rows, mask = found[playing], mask[playing]
+    utility = utility_for_all_items(taste[rows], catalog, choice)
+    score = cfg.taste_weight * utility + cfg.popularity_weight * np.log1p(plays, dtype=np.float32)
+    pick = draws.take(rows).categorical(np.where(mask, score, -np.inf), tag=3)
+    return rows, pick, utility[np.arange(rows.size), pick].astype(np.float32)
+
+
+def by_rejection(taste: np.ndarray, found: np.ndarray, allowed: Playable, plays: np.ndarray,
+                 catalog: Catalog, choice: ChoiceConfig, cfg: OrganicConfig,
+                 draws: Draws) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, picks, their true utility) by proposing from a taste-free upper bound of the weights and
+    accepting with the ratio of the true weight to the bound (module docstring)."""
+    norms = np.linalg.norm(catalog.vectors, axis=1).astype(np.float64)
+    reach = cfg.taste_weight * abs(choice.affinity_weight) * max_norm(taste[found]) * norms
+    bound = (cfg.taste_weight * choice.quality_weight * catalog.quality + reach
+             + cfg.popularity_weight * np.log1p(plays.astype(np.float64)))
+    cdf = np.cumsum(np.exp(bound - bound.max()))
+    u = draws.take(found).uniform(2 * REJECTION_TRIES, tag=4)
+    proposed = np.minimum(np.searchsorted(cdf, u[:, :REJECTION_TRIES] * cdf[-1], side="right"),
+                          cdf.size - 1)
+    affinity = np.einsum("nd,nkd->nk", taste[found].astype(np.float64),
+                         catalog.vectors[proposed].astype(np.float64))
+    excess = cfg.taste_weight * choice.affinity_weight * affinity - reach[proposed]
+    accepted = (u[:, REJECTION_TRIES:] < np.exp(excess)) & allowed.pairs(found, proposed)
+    done = accepted.any(axis=1)
+    first = accepted.argmax(axis=1)[done]
+    picked = proposed[np.flatnonzero(done), first]
+    value = true_utility(taste[found[done]], picked[:, None], catalog, choice)[:, 0]
+    rest = by_scan(taste, found[~done], allowed, plays, catalog, choice, cfg, draws)
+    rows, pick, value = (np.concatenate(pair) for pair in
+                         zip((found[done], picked, value.astype(np.float32)), rest, strict=True))
+    order = np.argsort(rows, kind="stable")
+    return rows[order], pick[order], value[order]
+
+
+def max_norm(taste: np.ndarray) -> float:
+    """The largest taste norm in the batch (1 for unit tastes; 0 for an empty batch)."""
+    return float(np.linalg.norm(taste, axis=1).max(initial=0.0))

@@ -38,6 +38,7 @@ from recloop.agents.drift import DriftConfig, drift
 from recloop.agents.fatigue import FatigueConfig, FatigueMemory, attraction_scale, remember
 from recloop.agents.organic import OrganicConfig, OrganicPlays, find
 from recloop.agents.per_user import PerUser
+from recloop.agents.playable import Playable
 from recloop.agents.population import Population, PopulationConfig
 from recloop.agents.rewatch import LovedMemory, RewatchConfig, love, replay
 from recloop.agents.satiation import SatiationConfig, SatiationMemory, consume, utility_loss
@@ -118,7 +119,8 @@ def respond(users: Users, state: UserState, ids: np.ndarray, items: np.ndarray,
                           attraction_scale=scale, utility_loss=loss)
 
 
-def find_organic(users: Users, state: UserState, allowed: np.ndarray, plays: np.ndarray,
+def find_organic(users: Users, state: UserState, allowed: np.ndarray | Playable,
+                 plays: np.ndarray,
                  draws: Draws | np.random.Generator) -> OrganicPlays:
     """Plays the sessions (``state`` rows) bring from outside the recommender
     (``agents/organic.py``); ``allowed`` marks what each may still play, ``plays`` the

@@ -14,6 +14,7 @@ import numpy as np
 
 from recloop.agents.choice import Responses
 from recloop.agents.organic import OrganicPlays
+from recloop.agents.playable import Unwatched
 from recloop.agents.users import (
     UserState,
     continue_visit,
@@ -126,9 +127,9 @@ class ServingArm:
         draws = svc.draws("organic", rnd.day, users)
         found = []
         if cfg.organic.enabled:
-            allowed = rnd.ctx.available[None, :] & ~svc.state.seen[users]
-            clicked = np.flatnonzero(resp.clicked)
-            allowed[clicked, items[clicked, resp.click_position[clicked]]] = False  # watched
+            rows = np.arange(users.size)
+            just = np.where(resp.clicked, items[rows, resp.click_position.clip(0)], -1)
+            allowed = Unwatched(rnd.ctx.available, svc.state.seen, users, just)
             found.append(find_organic(svc.users, after, allowed, svc.state.plays, draws))
         if cfg.rewatch.enabled:
             found.append(replay_loved(svc.users, after, draws))

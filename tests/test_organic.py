@@ -10,21 +10,28 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from agent_contract import small_catalog
-from scipy.stats import chisquare
+from scipy.stats import chi2_contingency, chisquare
 
 from recloop.agents.choice import ChoiceConfig, utility_for_all_items
 from recloop.agents.organic import OrganicConfig, find
+from recloop.agents.playable import Unwatched
+from recloop.policies.watched import Watched
 from recloop.sim.config import RunConfig
 from recloop.sim.story import simulate
 
 MakeConfig = Callable[..., RunConfig]
 
 
-def test_a_found_item_follows_the_softmax_of_taste_and_popularity() -> None:
+@pytest.mark.parametrize("sampler", ["scan", "rejection"])
+@pytest.mark.parametrize("taste_weight", [1.5, 8.0])  # 8: most proposals are rejected
+def test_a_found_item_follows_the_softmax_of_taste_and_popularity(sampler: str,
+                                                                   taste_weight: float) -> None:
     """One user, five allowed items: counts against exp(β_t U + β_p log(1 + plays))."""
     catalog, choice = small_catalog(), ChoiceConfig()
-    cfg = OrganicConfig(per_session=1.0, taste_weight=1.5, popularity_weight=0.8)
+    cfg = OrganicConfig(per_session=1.0, taste_weight=taste_weight, popularity_weight=0.8,
+                        sampler=sampler)
     taste = np.random.default_rng(1).normal(size=(1, catalog.vectors.shape[1]))
     taste = (taste / np.linalg.norm(taste)).astype(np.float32)
     allowed = np.zeros((20_000, catalog.n_items), dtype=bool)
@@ -34,11 +41,52 @@ def test_a_found_item_follows_the_softmax_of_taste_and_popularity() -> None:
     found = find(np.repeat(taste, 20_000, axis=0), allowed, plays, catalog, choice, cfg,
                  np.random.default_rng(2))
     utility = utility_for_all_items(taste, catalog, choice)[0, [3, 9, 14, 27, 40]]
-    logit = 1.5 * utility + 0.8 * np.log1p(plays[[3, 9, 14, 27, 40]])
+    logit = taste_weight * utility + 0.8 * np.log1p(plays[[3, 9, 14, 27, 40]])
     expected = np.exp(logit - logit.max()) / np.exp(logit - logit.max()).sum()
     counts = np.array([(found.items == i).sum() for i in (3, 9, 14, 27, 40)])
     assert counts.sum() == 20_000  # everyone found one, and only allowed items
     assert chisquare(counts, 20_000 * expected).pvalue > 1e-4  # false alarm < 1e-4
+    np.testing.assert_allclose(found.utility, utility_for_all_items(
+        taste, catalog, choice)[0, found.items], rtol=1e-5)
+
+
+def test_rejection_draws_from_the_whole_catalog_like_a_scan() -> None:
+    """Many users, everything allowed but what each watched: both samplers give the same
+    distribution of picked items (two-sample chi-square over the items picked most)."""
+    catalog, choice = small_catalog(), ChoiceConfig()
+    rng = np.random.default_rng(5)
+    taste = rng.normal(size=(8, catalog.vectors.shape[1]))
+    taste = np.repeat(taste / np.linalg.norm(taste, axis=1, keepdims=True), 5_000, axis=0)
+    allowed = rng.random((8, catalog.n_items)) < 0.8
+    allowed = np.repeat(allowed, 5_000, axis=0)
+    plays = rng.integers(0, 100, catalog.n_items).astype(float)
+    counts = []
+    for sampler, seed in (("scan", 6), ("rejection", 7)):
+        cfg = OrganicConfig(per_session=1.0, sampler=sampler)
+        found = find(taste.astype(np.float32), allowed, plays, catalog, choice, cfg,
+                     np.random.default_rng(seed))
+        assert allowed[found.rows, found.items].all()
+        counts.append(np.bincount(found.items + catalog.n_items * (found.rows // 5_000),
+                                  minlength=8 * catalog.n_items))
+    table = np.array(counts)
+    table = table[:, table.sum(axis=0) >= 20]  # cells with enough expected counts
+    assert table.shape[1] > 40
+    assert chi2_contingency(table).pvalue > 1e-4  # false alarm < 1e-4
+
+
+def test_unwatched_rows_and_pairs_agree_with_the_mask_they_stand_for() -> None:
+    rng = np.random.default_rng(8)
+    seen = Watched.from_dense(rng.random((30, 50)) < 0.3)
+    available = rng.random(50) < 0.9
+    users = rng.integers(0, 30, 12)
+    just = np.where(rng.random(12) < 0.5, rng.integers(0, 50, 12), -1)
+    playable = Unwatched(available, seen, users, just)
+    dense = available[None, :] & ~seen[users]
+    dense[np.flatnonzero(just >= 0), just[just >= 0]] = False
+    rows = np.array([0, 3, 3, 11])
+    np.testing.assert_array_equal(playable.rows(rows), dense[rows])
+    items = rng.integers(0, 50, (4, 7))
+    np.testing.assert_array_equal(playable.pairs(rows, items), dense[rows[:, None], items])
 
 
 def test_switched_off_nobody_finds_anything() -> None:
