@@ -6,6 +6,7 @@ that shapes users' behaviour but is never shown to a policy (except the oracle).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +56,11 @@ class Catalog:
     @property
     def n_genres(self) -> int:
         return int(self.genre_centres.shape[0])
+
+    @functools.cached_property
+    def vector_norms(self) -> np.ndarray:
+        """float64[n]: each vector's length (1 up to rounding), for bounds on affinities."""
+        return np.linalg.norm(self.vectors.astype(np.float64), axis=1)
 
     def genre_shares(self) -> np.ndarray:
         """Fraction of the catalog in each genre."""

@@ -105,8 +105,8 @@ def by_rejection(taste: np.ndarray, found: np.ndarray, allowed: Playable, plays:
                  draws: Draws) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(rows, picks, their true utility) by proposing from a taste-free upper bound of the weights and
     accepting with the ratio of the true weight to the bound (module docstring)."""
-    norms = np.linalg.norm(catalog.vectors, axis=1).astype(np.float64)
-    reach = cfg.taste_weight * abs(choice.affinity_weight) * max_norm(taste[found]) * norms
+    reach = (cfg.taste_weight * abs(choice.affinity_weight) * max_norm(taste[found])
+             * catalog.vector_norms)
     bound = (cfg.taste_weight * choice.quality_weight * catalog.quality + reach
              + cfg.popularity_weight * np.log1p(plays.astype(np.float64)))
     cdf = np.cumsum(np.exp(bound - bound.max()))

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from recloop.policies.near_top import near_top, worth_it
 from recloop.policies.shifted import ExploredLists
 from recloop.policies.types import ItemMetadata, ServeContext, Slates, TrainingWindow
 
@@ -140,33 +141,50 @@ class ScoringPolicy(Policy):
         for start in range(0, users.size, step):
             chunk = users[start : start + step]
             scores = np.array(self.score(chunk, ctx), dtype=np.float32)  # our own copy
-            self._mask(scores, chunk, ctx)
             block = slice(start, start + chunk.size)
-            items[block], values[block] = top_k_scored(scores, n)
+            items[block], values[block] = self._best(scores, chunk, n, ctx)
         return items, values
 
-    def _mask(self, scores: np.ndarray, users: np.ndarray, ctx: ServeContext) -> None:
-        """In place: forbid what ``allowed_items`` rules out; order exact ties per user.
+    def _best(self, scores: np.ndarray, users: np.ndarray, n: int,
+              ctx: ServeContext) -> tuple[np.ndarray, np.ndarray]:
+        """The top n of ``scores`` plus the tie order, among allowed items (overwrites
+        ``scores``). Only the columns that can reach the top are jittered and ranked, when
+        the catalog is large enough for that to pay (``policies.near_top``); a row with
+        exactly equal jittered scores near its top is ranked in full, as it always was.
 
         The tie-breaker is about 16 float32 ulps of each row's largest score: enough to order
         equal scores (popularity counts, cold users), too small to reorder real gaps. It is
         scaled per row so one user's large scores never drown another's small ones.
         """
-        spread = np.abs(scores).max(axis=1, keepdims=True)
-        jitter = self._tie_order(users)
-        jitter *= 1e-6 * spread + np.float32(1e-30)
-        scores += jitter
-        scores[~allowed_items(users, ctx)] = -np.inf
+        bound = 1e-6 * largest_magnitude(scores) + np.float32(1e-30)
+        scores[blocked_items(users, ctx)] = -np.inf
+        if not worth_it(n, scores.shape[1]):
+            scores += self._tie_order(users) * bound
+            return top_k_scored(scores, n)
+        near = near_top(scores, bound, n)
+        jittered = near.scores + self._tie_order(users, near.columns) * bound
+        best, values = top_k_scored(jittered, n + 1)  # one more, to see a tie at the edge
+        # exactly equal jittered scores: a full partition may order them either way
+        tied = ((values[:, 1:] == values[:, :-1]) & np.isfinite(values[:, 1:])).any(axis=1)
+        best, values = best[:, :n], values[:, :n]
+        items = np.where(best >= 0, np.take_along_axis(near.columns, best.clip(0), axis=1), -1)
+        unsure = np.flatnonzero(near.unsure | tied)
+        if unsure.size:
+            rows = scores[unsure] + self._tie_order(users[unsure]) * bound[unsure]
+            items[unsure], values[unsure] = top_k_scored(rows, n)
+        return items.astype(np.int32), values
 
-    def _tie_order(self, users: np.ndarray) -> np.ndarray:
-        """float32[len(users), n_items] in [0, 1): a random item order, rotated per user.
+    def _tie_order(self, users: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
+        """float32[len(users), n_items] in [0, 1) (or at ``columns``, per user): a random item
+        order, rotated per user.
 
         The item keys are drawn once per model from its own stream; each user's rotation is a
         hash of the user id, so the order depends on (model, user) alone, never on call order.
         """
         if self.tie_keys_ is None:
             self.tie_keys_ = self.rng.random(self.items.n_items, dtype=np.float32)
-        order = user_hash01(users)[:, None] + self.tie_keys_[None, :]
+        keys = self.tie_keys_[None, :] if columns is None else self.tie_keys_[columns]
+        order = user_hash01(users)[:, None] + keys
         order -= np.floor(order)
         return order
 
@@ -189,10 +207,20 @@ def user_hash01(users: np.ndarray) -> np.ndarray:
 def allowed_items(users: np.ndarray, ctx: ServeContext) -> np.ndarray:
     """bool[len(users), n_items]: released, not yet watched and, when serving restricts each
     user to a candidate set (hybrid serving), in that set."""
-    allowed = ctx.available[None, :] & ~ctx.seen[users]
+    return ~blocked_items(users, ctx)
+
+
+def blocked_items(users: np.ndarray, ctx: ServeContext) -> np.ndarray:
+    """bool[len(users), n_items]: what ``allowed_items`` rules out, in one pass fewer."""
+    blocked = ctx.seen[users] | ~ctx.available[None, :]
     if ctx.candidates is not None:
-        allowed &= ctx.candidates[users]
-    return allowed
+        blocked |= ~ctx.candidates[users]
+    return blocked
+
+
+def largest_magnitude(scores: np.ndarray) -> np.ndarray:
+    """float[n, 1]: each row's largest absolute value, without an n × m temporary."""
+    return np.maximum(scores.max(axis=1, keepdims=True), -scores.min(axis=1, keepdims=True))
 
 
 def shown_once(items: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ from implicit.utils import ParameterWarning
 from threadpoolctl import threadpool_limits
 
 from recloop.conf.ranges import Between, ranged
-from recloop.policies.base import ScoringPolicy
+from recloop.policies.base import ScoringPolicy, largest_magnitude
 from recloop.policies.config import PolicyConfig
 from recloop.policies.foldin import fold_in
 from recloop.policies.simple import item_counts
@@ -86,12 +86,14 @@ class _WindowPolicy(ScoringPolicy):
         return self.interactions_.nnz > 0
 
     def _with_prior(self, scores: np.ndarray) -> np.ndarray:
-        """Add popularity as a per-user tie-breaker; it is the whole ranking for cold users."""
+        """Add popularity as a per-user tie-breaker; it is the whole ranking for cold users.
+        In place: ``scores`` is the caller's fresh block."""
         pop = self.popularity_ if self.popularity_ is not None else np.zeros(self.items.n_items)
-        scale = np.abs(scores).max(axis=1, keepdims=True)
+        scale = largest_magnitude(scores)
         scale[scale == 0] = 1.0
         scale *= PRIOR_WEIGHT
-        return scores + (scale * pop).astype(scores.dtype, copy=False)  # no float64 block
+        scores += (scale * pop).astype(scores.dtype, copy=False)  # no float64 block
+        return scores
 
 
 class ItemKNNPolicy(_WindowPolicy):

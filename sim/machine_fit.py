@@ -9,10 +9,11 @@ plain formula fitted to measured peaks (maximum resident set size, ``days=2``, A
            + (U + I)·(PER_LATENT·latent_dim + PER_FACTOR·factors of each trained policy)
 
 with ``U`` every user the run may see (sign-ups included) and ``I`` the catalog. Measured
-(users × items → MiB): 1k × 300 → 308, 20k × 300 → 395, 10k × 2k → 365, 1k × 20k → 493,
-5k × 20k → 595, 1k × 60k → 917; the formula lies 0.2-0.35 GiB above each (``BASE`` is
-generous: other policies load more libraries). ``U·I`` is the dense watched matrix; per
-item, the nightly scores and rankings of the arriving users.
+(users × items → MiB): 1k × 300 → 266, 20k × 300 → 358, 10k × 2k → 328, 1k × 20k → 481,
+5k × 20k → 512, 1k × 60k → 901, 100k × 10k → 870, 200k × 20k → 1,833; the formula lies
+0.23-0.3 GiB above each (``BASE`` is generous: other policies load more libraries).
+``U·I`` is the watched matrix, a bit per pair, and for hybrid serving the nightly
+candidate mask, a byte per pair; per item, the scores and rankings of a chunk of users.
 
 Available memory is ``MemAvailable`` from ``/proc/meminfo``, lowered to a cgroup limit when
 one is set; where neither can be read the check is skipped rather than guessed.
@@ -28,7 +29,8 @@ GIB = 2**30
 BASE = 0.5 * GIB  # interpreter, numpy, pandas, pyarrow, implicit, simpy loaded
 PER_USER = 4 * 1024  # population state, per-user streams, sessions, the day's log rows
 PER_ITEM = 10 * 1024  # per item: nightly scores and rankings, tallies, the gate's baselines
-PER_PAIR = 2.1  # bytes per (user, item): the dense watched matrix, seen masks
+PER_PAIR = 0.125  # bytes per (user, item): the watched matrix, a bit each
+HYBRID_PER_PAIR = 1.0  # hybrid serving's nightly candidate mask, a byte each
 PER_LATENT = 8  # float64 per (user or item, latent dimension): true tastes, item vectors
 PER_FACTOR = 12  # float32 factors, their copy in the registry, a solver buffer
 MAX_THREADS_PER_CORE = 4  # more training threads than this only adds memory and contention
@@ -37,7 +39,8 @@ MAX_THREADS_PER_CORE = 4  # more training threads than this only adds memory and
 def estimate_bytes(cfg: Any) -> float:
     """Peak resident memory of a run of ``cfg``, in bytes."""
     users, items = population_size(cfg), cfg.catalog.n_items
-    total = BASE + PER_USER * users + PER_ITEM * items + PER_PAIR * users * items
+    per_pair = PER_PAIR + (HYBRID_PER_PAIR if cfg.serving.name == "hybrid" else 0.0)
+    total = BASE + PER_USER * users + PER_ITEM * items + per_pair * users * items
     total += PER_LATENT * (users + items) * cfg.catalog.latent_dim
     for policy in _trained_policies(cfg):
         total += PER_FACTOR * (users + items) * getattr(policy, "factors", 0)

@@ -1,0 +1,66 @@
+"""Which columns of a score row can reach its top n once the tie-breaking jitter is added,
+found without jittering or partitioning the whole row.
+
+A scoring policy ranks by ``score + jitter`` (``ScoringPolicy``), where each item's jitter
+lies in ``[0, bound)`` and ``bound`` is about 16 float32 ulps of the row's largest score.
+If at least n allowed scores reach a threshold ``t``, an item scoring below
+``t - 2 * bound`` cannot be in the top n: even jittered it stays below ``t - bound`` (the
+extra ``bound`` absorbs float32 rounding), under each of those n items. So:
+
+* ``t`` is read off a strided sample of the row, aiming at ``OVERSHOOT * n`` items above;
+* only items scoring at least ``t - 2 * bound`` are jittered and ranked;
+* a row where fewer than n allowed items reach ``t`` is ``unsure`` and is ranked in full.
+
+The selected items are those of the full ranking, in its order. Items whose jittered
+scores are exactly equal may come out of any partition either way round, so the caller
+ranks a row with such a tie near its top in full too, as before (one row in a few
+thousand in the default world).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+OVERSHOOT = 8  # aim the threshold at this many times the items needed
+SAMPLE = 1024  # columns of the row the threshold is read from
+
+
+@dataclass(frozen=True)
+class NearTop:
+    """Per row, the columns within reach of its top n (padded with -inf scores)."""
+
+    columns: np.ndarray  # intp[rows, width]
+    scores: np.ndarray  # float32[rows, width], -inf on padding
+    unsure: np.ndarray  # bool[rows]: fewer than n allowed items reached the threshold
+
+
+def worth_it(n: int, n_items: int) -> bool:
+    """Whether the sample can place a threshold well inside the row."""
+    return 4 * OVERSHOOT * n <= n_items
+
+
+def near_top(scores: np.ndarray, bound: np.ndarray, n: int) -> NearTop:
+    """``scores``: float32[rows, m], -inf where not allowed, not jittered; ``bound``:
+    float32[rows, 1], the jitter's upper bound per row."""
+    threshold = sample_threshold(scores, OVERSHOOT * n)
+    near = scores >= threshold - 2 * bound
+    counts = near.sum(axis=1)
+    rows, cols = np.nonzero(near)
+    slot = np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    width = int(counts.max(initial=0))
+    columns = np.zeros((scores.shape[0], width), dtype=np.intp)
+    values = np.full((scores.shape[0], width), -np.inf, dtype=scores.dtype)
+    columns[rows, slot], values[rows, slot] = cols, scores[rows, cols]
+    reached = (np.isfinite(values) & (values >= threshold)).sum(axis=1)
+    return NearTop(columns, values, reached < n)
+
+
+def sample_threshold(scores: np.ndarray, above: int) -> np.ndarray:
+    """float[rows, 1]: per row, a score about ``above`` of its columns reach, read off
+    every ``stride``-th column (its rank-th largest, rank scaled to the sample)."""
+    m = scores.shape[1]
+    sample = scores[:, :: max(1, m // SAMPLE)]
+    rank = min(-(-above * sample.shape[1] // m), sample.shape[1])  # ceil, at most all
+    return np.partition(sample, sample.shape[1] - rank, axis=1)[:, -rank, None]

@@ -1,0 +1,69 @@
+"""Ranking only the columns near the top gives the full ranking's items and scores, ties,
+masks, short rows and cold users included."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recloop.policies import base, near_top
+from recloop.policies.base import ScoringPolicy
+from recloop.policies.types import ItemMetadata, ServeContext
+from recloop.policies.watched import Watched
+
+N_USERS, N_ITEMS, N = 300, 2_000, 20
+
+
+class Planted(ScoringPolicy):
+    """Scores read from a fixed matrix: coarse values, so many tie exactly or nearly."""
+
+    def __init__(self, scores: np.ndarray) -> None:
+        items = ItemMetadata(np.zeros(N_ITEMS, np.int16), np.zeros(N_ITEMS, np.int16))
+        super().__init__(items, np.random.default_rng(4))
+        self.table = scores
+
+    def fit(self, window: object) -> None:
+        raise AssertionError("not trained")
+
+    def score(self, users: np.ndarray, ctx: ServeContext) -> np.ndarray:
+        return self.table[users]
+
+
+def world() -> tuple[Planted, ServeContext]:
+    rng = np.random.default_rng(20261201)
+    scores = np.round(rng.standard_normal((N_USERS, N_ITEMS)), 2)
+    scores -= 1e-6 * (rng.random(scores.shape) < 0.5)  # within the jitter of a tie
+    scores = scores.astype(np.float32)
+    scores[:10] = 0.0  # cold users: the tie order is the whole ranking
+    # 15 clear winners over a plateau: 200 items at 0.01 and 300 one float32 step below,
+    # which the jitter (up to 5e-6 here) mixes; the threshold lands on the plateau
+    low = np.float32(0.01)
+    plateau = np.where(rng.random((20, 500)) < 0.4, low, np.nextafter(low, np.float32(0)))
+    scores[15:35] = -5.0
+    scores[15:35, :15], scores[15:35, 15:515] = 3.0 + 0.01 * np.arange(15), plateau
+    seen = rng.random((N_USERS, N_ITEMS)) < 0.05
+    seen[10:15, : N_ITEMS - 5] = True  # five allowed items: fewer than N
+    available = rng.random(N_ITEMS) < 0.95
+    return Planted(scores), ServeContext(3, 0.0, available, Watched.from_dense(seen))
+
+
+def test_near_top_ranking_equals_the_full_ranking(monkeypatch: pytest.MonkeyPatch) -> None:
+    policy, ctx = world()
+    users = np.arange(N_USERS)
+    assert near_top.worth_it(N, N_ITEMS)
+    fast = policy.candidates(users, N, ctx)
+    monkeypatch.setattr(base, "worth_it", lambda n, m: False)
+    full = policy.candidates(users, N, ctx)
+    np.testing.assert_array_equal(fast[0], full[0])
+    np.testing.assert_array_equal(fast[1], full[1])
+    assert (full[0][10:15, 5:] == -1).all() and (full[0][15:] >= 0).all()
+
+
+def test_the_threshold_leaves_about_the_aimed_number_of_columns() -> None:
+    scores = np.random.default_rng(2).standard_normal((50, 20_000)).astype(np.float32)
+    near = near_top.near_top(scores, np.full((50, 1), 1e-6, np.float32), N)
+    reached = np.isfinite(near.scores).sum(axis=1)
+    aim = near_top.OVERSHOOT * N
+    assert not near.unsure.any()
+    assert aim / 3 < np.median(reached) < 3 * aim  # a 1,024-column sample: within 3x
+    assert near.scores.shape[1] < 20_000 / 20
