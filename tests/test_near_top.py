@@ -11,7 +11,7 @@ from recloop.policies.base import ScoringPolicy
 from recloop.policies.types import ItemMetadata, ServeContext
 from recloop.policies.watched import Watched
 
-N_USERS, N_ITEMS, N = 300, 2_000, 20
+N_USERS, N_ITEMS, N = 300, 5_000, 20
 
 
 class Planted(ScoringPolicy):
@@ -67,3 +67,10 @@ def test_the_threshold_leaves_about_the_aimed_number_of_columns() -> None:
     assert not near.unsure.any()
     assert aim / 3 < np.median(reached) < 3 * aim  # a 1,024-column sample: within 3x
     assert near.scores.shape[1] < 20_000 / 20
+
+
+@pytest.mark.parametrize("shape", [(7, 13), (3, 8), (1, 1), (0, 5)])
+def test_sparse_nonzero_is_nonzero(shape: tuple[int, int]) -> None:
+    mask = np.random.default_rng(3).random(shape) < 0.2
+    for got, want in zip(near_top.sparse_nonzero(mask), np.nonzero(mask), strict=True):
+        np.testing.assert_array_equal(got, want)

@@ -56,6 +56,16 @@ def test_copy_and_pickle_are_independent_equal_matrices():
     assert packed.nbytes == N_USERS * 26  # eight flags per byte
 
 
+@pytest.mark.parametrize("shape", [(1000, 2000), (3, 5), (37, 203)])  # 203: a partial word
+def test_pickles_hold_only_the_watched_words(shape: tuple[int, int]) -> None:
+    packed = Watched(*shape)
+    packed[np.array([0, shape[0] - 1, shape[0] - 1]), np.array([0, 0, shape[1] - 1])] = True
+    restored = pickle.loads(pickle.dumps(packed))
+    assert restored == packed and restored.shape == shape
+    np.testing.assert_array_equal(restored.to_dense(), packed.to_dense())
+    assert len(pickle.dumps(packed)) < 1_000  # three flags, not 250 kB of zero bits
+
+
 def test_a_round_trip_through_dense_is_exact():
     dense, _ = pair()
     np.testing.assert_array_equal(Watched.from_dense(dense).to_dense(), dense)
