@@ -65,6 +65,12 @@ class Policy(ABC):
         what it learned does so for less."""
         self.fit(window)
 
+    def fit_from(self, previous: Policy | None, window: TrainingWindow) -> None:
+        """Learn from tonight's window, free to start from ``previous`` (the model serving
+        now, None on the first night). A fresh ``fit`` here; a model that can warm-start
+        from yesterday's does so when its config asks."""
+        self.fit(window)
+
     @abstractmethod
     def recommend(self, users: np.ndarray, k: int, ctx: ServeContext) -> Slates:
         """Top-k slates for a batch of users."""

@@ -24,7 +24,7 @@ from implicit.utils import ParameterWarning
 from threadpoolctl import threadpool_limits
 
 from recloop.conf.ranges import Between, ranged
-from recloop.policies.base import ScoringPolicy, largest_magnitude
+from recloop.policies.base import Policy, ScoringPolicy, largest_magnitude
 from recloop.policies.config import PolicyConfig
 from recloop.policies.foldin import fold_in
 from recloop.policies.simple import item_counts
@@ -54,6 +54,9 @@ class ALSConfig(PolicyConfig):
     # sweeps that carry a gated candidate over to the window with the held-out day, starting
     # from its own factors; 0 refits from scratch
     refit_iterations: int = ranged(3, Between(0, 1000, integer=True))
+    # sweeps of a night's candidate started from the deployed model's factors; 0 starts
+    # every night from random factors for `iterations` sweeps
+    warm_iterations: int = ranged(0, Between(0, 1000, integer=True))
     # OpenMP threads; 2 helps only on an idle machine and is 5x slower on a busy one
     threads: int = ranged(1, Between(1, 256, integer=True))
 
@@ -181,12 +184,23 @@ class ALSPolicy(_FactorPolicy):
         """``refit_iterations`` sweeps from this model's own factors: the window differs from
         the one just fitted by one day, so a few sweeps reach what a fresh fit would, at a
         fraction of its cost."""
-        warm = self.user_factors_, self.item_factors_
-        if self.cfg.refit_iterations == 0 or warm[0] is None or not self._remember(window):
+        self._sweep_from(self, window, self.cfg.refit_iterations)
+
+    def fit_from(self, previous: Policy | None, window: TrainingWindow) -> None:
+        """``warm_iterations`` sweeps from the deployed model's factors (when set): tonight's
+        window shares all but a day or two with the one it was fitted on."""
+        self._sweep_from(previous, window, self.cfg.warm_iterations)
+
+    def _sweep_from(self, start: Policy | None, window: TrainingWindow, sweeps: int) -> None:
+        """``sweeps`` ALS sweeps over ``window`` from ``start``'s factors; a fresh ``fit``
+        when there are none to start from (or ``sweeps`` is 0)."""
+        warm = (getattr(start, "user_factors_", None), getattr(start, "item_factors_", None))
+        if sweeps == 0 or not isinstance(start, ALSPolicy) or warm[0] is None \
+                or not self._remember(window):
             self.fit(window)
             return
         model = self._model(random_state=0)  # nothing random: the factors are given
-        model.iterations = self.cfg.refit_iterations
+        model.iterations = sweeps
         model.user_factors, model.item_factors = (np.array(f) for f in warm)
         self._train(model)
 

@@ -9,7 +9,8 @@ extra ``bound`` absorbs float32 rounding), under each of those n items. So:
 
 * ``t`` is read off a strided sample of the row, aiming at ``OVERSHOOT * n`` items above;
 * only items scoring at least ``t - 2 * bound`` are jittered and ranked;
-* a row where fewer than n allowed items reach ``t`` is ``unsure`` and is ranked in full.
+* a row where fewer than n allowed items reach ``t``, or where most of the row is near
+  (flat scores: a user the model knows nothing of), is ``unsure`` and is ranked in full.
 
 The selected items are those of the full ranking, in its order. Items whose jittered
 scores are exactly equal may come out of any partition either way round, so the caller
@@ -48,6 +49,9 @@ def near_top(scores: np.ndarray, bound: np.ndarray, n: int) -> NearTop:
     threshold = sample_threshold(scores, OVERSHOOT * n)
     near = scores >= threshold - 2 * bound
     counts = near.sum(axis=1)
+    # a row of ties (a cold user's flat scores) leaves most columns near: rank it in full
+    wide = counts > scores.shape[1] // 8
+    near[wide], counts[wide] = False, 0
     rows, cols = sparse_nonzero(near)
     slot = np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)
     width = int(counts.max(initial=0))
@@ -55,7 +59,7 @@ def near_top(scores: np.ndarray, bound: np.ndarray, n: int) -> NearTop:
     values = np.full((scores.shape[0], width), -np.inf, dtype=scores.dtype)
     columns[rows, slot], values[rows, slot] = cols, scores[rows, cols]
     reached = (np.isfinite(values) & (values >= threshold)).sum(axis=1)
-    return NearTop(columns, values, reached < n)
+    return NearTop(columns, values, (reached < n) | wide)
 
 
 def sample_threshold(scores: np.ndarray, above: int) -> np.ndarray:

@@ -43,6 +43,9 @@ class Wrapper(Policy):
     def refit(self, window: TrainingWindow) -> None:
         self.base.refit(window)
 
+    def fit_from(self, previous: Policy | None, window: TrainingWindow) -> None:
+        self.base.fit_from(previous.base if isinstance(previous, Wrapper) else previous, window)
+
     def item_vectors(self) -> np.ndarray | None:
         return self.base.item_vectors()
 

@@ -67,6 +67,10 @@ def test_the_threshold_leaves_about_the_aimed_number_of_columns() -> None:
     assert not near.unsure.any()
     assert aim / 3 < np.median(reached) < 3 * aim  # a 1,024-column sample: within 3x
     assert near.scores.shape[1] < 20_000 / 20
+    scores[:5] = 0.0  # flat rows: everything is near, so they are left to the full ranking
+    near = near_top.near_top(scores, np.full((50, 1), 1e-6, np.float32), N)
+    assert near.unsure[:5].all() and not near.unsure[5:].any()
+    assert near.scores.shape[1] < 20_000 / 20
 
 
 @pytest.mark.parametrize("shape", [(7, 13), (3, 8), (1, 1), (0, 5)])

@@ -399,3 +399,22 @@ def test_top_up_fills_trailing_slots_without_duplicates() -> None:
     assert out.tolist() == [[5, 6, 8, 9], [7, 8, -1, -1], [1, 2, 3, 4]]
     assert out_prop.tolist() == [[0.5, 0.5, 1.0, 1.0], [0.5, 1.0, 0.0, 0.0], [0.5] * 4]
     assert items[0, 2] == -1  # inputs untouched
+
+
+def test_a_warm_started_candidate_continues_from_the_deployed_factors() -> None:
+    """warm_iterations=0 is the fresh fit; warm sweeps start where the deployed model is,
+    so one sweep on the same window stays near its factors and far from a fresh fit."""
+    data = planted()
+    deployed = fitted(ALSPolicy, replace(SMALL_ALS, iterations=30))
+    cold = ALSPolicy(data.items, seeded_rng(5), SMALL_ALS)
+    cold.fit_from(deployed, data.window)
+    fresh = fitted(ALSPolicy, SMALL_ALS, offset=5)
+    np.testing.assert_array_equal(cold.item_factors_, fresh.item_factors_)
+    warm = ALSPolicy(data.items, seeded_rng(5), replace(SMALL_ALS, warm_iterations=1))
+    warm.fit_from(deployed, data.window)
+    to_deployed = np.abs(warm.item_factors_ - deployed.item_factors_).max()
+    to_fresh = np.abs(warm.item_factors_ - fresh.item_factors_).max()
+    assert to_deployed < 0.1 * to_fresh
+    first = ALSPolicy(data.items, seeded_rng(5), replace(SMALL_ALS, warm_iterations=1))
+    first.fit_from(None, data.window)  # the first night: nothing to start from
+    np.testing.assert_array_equal(first.item_factors_, fresh.item_factors_)

@@ -150,7 +150,7 @@ class NightlyJob:
 
     def _fit(self, policy: Policy, day: int, shape: tuple[int, int]) -> TrainingWindow:
         window = self._window(day, shape)
-        policy.fit(window)
+        policy.fit_from(self.state.model, window)
         return window
 
     def _window(self, day: int, shape: tuple[int, int]) -> TrainingWindow:
