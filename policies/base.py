@@ -173,7 +173,9 @@ class ScoringPolicy(Policy):
         # exactly equal jittered scores: a full partition may order them either way
         tied = ((values[:, 1:] == values[:, :-1]) & np.isfinite(values[:, 1:])).any(axis=1)
         best, values = best[:, :n], values[:, :n]
-        items = np.where(best >= 0, np.take_along_axis(near.columns, best.clip(0), axis=1), -1)
+        items = np.full(best.shape, -1, dtype=np.intp)  # all rows unsure when nothing is near
+        if near.columns.shape[1]:
+            items = np.where(best >= 0, np.take_along_axis(near.columns, best.clip(0), axis=1), -1)
         unsure = np.flatnonzero(near.unsure | tied)
         if unsure.size:
             rows = scores[unsure] + self._tie_order(users[unsure]) * bound[unsure]

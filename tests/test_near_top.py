@@ -59,6 +59,14 @@ def test_near_top_ranking_equals_the_full_ranking(monkeypatch: pytest.MonkeyPatc
     assert (full[0][10:15, 5:] == -1).all() and (full[0][15:] >= 0).all()
 
 
+def test_a_batch_of_cold_users_is_ranked_in_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    policy, ctx = world()
+    cold = np.arange(10)  # flat scores: nothing is selected, every row is ranked in full
+    fast = policy.candidates(cold, N, ctx)
+    monkeypatch.setattr(base, "worth_it", lambda n, m: False)
+    np.testing.assert_array_equal(fast[0], policy.candidates(cold, N, ctx)[0])
+
+
 def test_the_threshold_leaves_about_the_aimed_number_of_columns() -> None:
     scores = np.random.default_rng(2).standard_normal((50, 20_000)).astype(np.float32)
     near = near_top.near_top(scores, np.full((50, 1), 1e-6, np.float32), N)
