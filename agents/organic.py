@@ -103,8 +103,8 @@ def by_scan(taste: np.ndarray, found: np.ndarray, allowed: Playable, plays: np.n
 def by_rejection(taste: np.ndarray, found: np.ndarray, allowed: Playable, plays: np.ndarray,
                  catalog: Catalog, choice: ChoiceConfig, cfg: OrganicConfig,
                  draws: Draws) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(rows, picks, their true utility) by proposing from a taste-free upper bound of the weights and
-    accepting with the ratio of the true weight to the bound (module docstring)."""
+    """(rows, picks, their true utility) by proposing from a taste-free upper bound of the
+    weights and accepting with the ratio of the true weight to the bound (module docstring)."""
     reach = (cfg.taste_weight * abs(choice.affinity_weight) * max_norm(taste[found])
              * catalog.vector_norms)
     bound = (cfg.taste_weight * choice.quality_weight * catalog.quality + reach

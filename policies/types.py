@@ -67,8 +67,9 @@ class ServeContext:
     ``available`` marks items released by now. ``seen`` marks, per user, everything already
     watched as logged (a bit per pair, ``policies.watched.Watched``; offline evaluation
     passes only the evaluated users' rows, ``policies.seen.SeenRows``; tests may pass a
-    dense bool matrix); policies never recommend those again. ``recent`` holds today's logged positives so far (users ×
-    items) for real-time serving to fold in; ``None`` when the serving path has none (batch).
+    dense bool matrix); policies never recommend those again. ``recent`` holds today's
+    logged positives so far (users × items) for real-time serving to fold in; ``None`` when
+    the serving path has none (batch).
     ``candidates``, when set, restricts each user to a precomputed candidate set (hybrid
     serving re-ranks last night's candidates in real time).
     """
@@ -76,7 +77,7 @@ class ServeContext:
     day: int
     hour: float
     available: np.ndarray  # bool[n_items]
-    seen: Watched | SeenRows | np.ndarray  # [n_users, n_items], or the rows of the users asked about
+    seen: Watched | SeenRows | np.ndarray  # [n_users, n_items], or the asked-about users' rows
     recent: sp.csr_matrix | None = None
     candidates: np.ndarray | None = None  # bool[n_users, n_items]
 
