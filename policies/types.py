@@ -79,7 +79,7 @@ class ServeContext:
     available: np.ndarray  # bool[n_items]
     seen: Watched | SeenRows | np.ndarray  # [n_users, n_items], or the asked-about users' rows
     recent: sp.csr_matrix | None = None
-    candidates: np.ndarray | None = None  # bool[n_users, n_items]
+    candidates: Watched | np.ndarray | None = None  # [n_users, n_items] flags
 
 
 @dataclass(frozen=True)

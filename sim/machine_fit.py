@@ -13,7 +13,8 @@ with ``U`` every user the run may see (sign-ups included) and ``I`` the catalog.
 5k × 20k → 512, 1k × 60k → 901, 100k × 10k → 870, 200k × 20k → 1,833; the formula lies
 0.23-0.3 GiB above each (``BASE`` is generous: other policies load more libraries).
 ``U·I`` is the watched matrix, a bit per pair, and for hybrid serving the nightly
-candidate mask, a byte per pair; per item, the scores and rankings of a chunk of users.
+candidate mask, another bit per pair; per item, the scores and rankings of a chunk of
+users.
 
 Available memory is ``MemAvailable`` from ``/proc/meminfo``, lowered to a cgroup limit when
 one is set; where neither can be read the check is skipped rather than guessed.
@@ -30,7 +31,7 @@ BASE = 0.5 * GIB  # interpreter, numpy, pandas, pyarrow, implicit, simpy loaded
 PER_USER = 4 * 1024  # population state, per-user streams, sessions, the day's log rows
 PER_ITEM = 10 * 1024  # per item: nightly scores and rankings, tallies, the gate's baselines
 PER_PAIR = 0.125  # bytes per (user, item): the watched matrix, a bit each
-HYBRID_PER_PAIR = 1.0  # hybrid serving's nightly candidate mask, a byte each
+HYBRID_PER_PAIR = 0.125  # hybrid serving's nightly candidate mask, a bit each
 PER_LATENT = 8  # float64 per (user or item, latent dimension): true tastes, item vectors
 PER_FACTOR = 12  # float32 factors, their copy in the registry, a solver buffer
 MAX_THREADS_PER_CORE = 4  # more training threads than this only adds memory and contention

@@ -28,6 +28,7 @@ from recloop.conf.ranges import Between, one_of, ranged
 from recloop.policies.base import Policy
 from recloop.policies.shifted import ExploredLists
 from recloop.policies.types import ServeContext, Slates
+from recloop.policies.watched import Watched
 from recloop.sim.eventlog import SERVING_PATHS
 
 BATCH, REALTIME, POPULAR = (SERVING_PATHS.index(p) for p in ("batch", "realtime", "popular"))
@@ -55,7 +56,7 @@ class ServingLists:
     # how the table was drawn (row u: user u), to restate propensities as items move up;
     # None when moving cannot change them (deterministic lists) or the policy cannot say
     explored: ExploredLists | None = None
-    allowed: np.ndarray | None = None  # hybrid: bool[n_users, n_items] candidates
+    allowed: Watched | None = None  # hybrid: [n_users, n_items] candidates, as bits
     popular: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
 
 
@@ -93,7 +94,7 @@ class Server:
         if self.mode == "hybrid":
             self._rank_owed(policy, users)
             items = lists.table.items
-            allowed = np.zeros(ctx.seen.shape, dtype=bool)
+            allowed = Watched(*ctx.seen.shape)  # a bit per (user, item), like the watched
             rows, cols = np.nonzero(items >= 0)
             allowed[rows, items[rows, cols]] = True
             lists.allowed = allowed
