@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from recloop.policies.near_top import near_top, worth_it
+from recloop.policies.near_top import NearTop, near_top, worth_it
 from recloop.policies.shifted import ExploredLists
 from recloop.policies.types import ItemMetadata, ServeContext, Slates, TrainingWindow
 
@@ -155,8 +155,9 @@ class ScoringPolicy(Policy):
               ctx: ServeContext) -> tuple[np.ndarray, np.ndarray]:
         """The top n of ``scores`` plus the tie order, among allowed items (overwrites
         ``scores``). Only the columns that can reach the top are jittered and ranked, when
-        the catalog is large enough for that to pay (``policies.near_top``); a row with
-        exactly equal jittered scores near its top is ranked in full, as it always was.
+        the catalog is large enough for that to pay (``policies.near_top``). A row that
+        selection cannot settle (flat scores, exact ties) is jittered whole and selected
+        again; only what is still unsure is ranked in full, as it always was.
 
         The tie-breaker is about 16 float32 ulps of each row's largest score: enough to order
         equal scores (popularity counts, cold users), too small to reorder real gaps. It is
@@ -169,18 +170,11 @@ class ScoringPolicy(Policy):
             return top_k_scored(scores, n)
         near = near_top(scores, bound, n)
         jittered = near.scores + self._tie_order(users, near.columns) * bound
-        best, values = top_k_scored(jittered, n + 1)  # one more, to see a tie at the edge
-        # exactly equal jittered scores: a full partition may order them either way
-        tied = ((values[:, 1:] == values[:, :-1]) & np.isfinite(values[:, 1:])).any(axis=1)
-        best, values = best[:, :n], values[:, :n]
-        items = np.full(best.shape, -1, dtype=np.intp)  # all rows unsure when nothing is near
-        if near.columns.shape[1]:
-            items = np.where(best >= 0, np.take_along_axis(near.columns, best.clip(0), axis=1), -1)
-        unsure = np.flatnonzero(near.unsure | tied)
-        if unsure.size:
+        items, values, unsure = top_of_near(near, jittered, n)
+        if unsure.size:  # mostly cold users' flat rows, where the jitter is the whole order
             rows = scores[unsure] + self._tie_order(users[unsure]) * bound[unsure]
-            items[unsure], values[unsure] = top_k_scored(rows, n)
-        return items.astype(np.int32), values
+            items[unsure], values[unsure] = top_k_jittered(rows, n)
+        return items, values
 
     def _tie_order(self, users: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
         """float32[len(users), n_items] in [0, 1) (or at ``columns``, per user): a random item
@@ -234,6 +228,31 @@ def largest_magnitude(scores: np.ndarray) -> np.ndarray:
 def shown_once(items: np.ndarray) -> np.ndarray:
     """Propensity of a deterministic slate: 1 where an item is shown, 0 on padding."""
     return np.where(items >= 0, 1.0, 0.0).astype(np.float32)
+
+
+def top_of_near(near: NearTop, jittered: np.ndarray,
+                n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The top n of the near columns once jittered (``jittered`` aligned with
+    ``near.columns``): items, scores and the rows left unsure. A row with exactly equal
+    jittered scores near its top is unsure too: a full partition may order them either way.
+    """
+    best, values = top_k_scored(jittered, n + 1)  # one more, to see a tie at the edge
+    tied = ((values[:, 1:] == values[:, :-1]) & np.isfinite(values[:, 1:])).any(axis=1)
+    best, values = best[:, :n], values[:, :n]
+    items = np.full(best.shape, -1, dtype=np.intp)  # all rows unsure when nothing is near
+    if near.columns.shape[1]:
+        items = np.where(best >= 0, np.take_along_axis(near.columns, best.clip(0), axis=1), -1)
+    return items.astype(np.int32), values, np.flatnonzero(near.unsure | tied)
+
+
+def top_k_jittered(rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``top_k_scored`` of rows already jittered (overwrites them): the near columns first,
+    since a flat row is flat no longer; what stays unsure is ranked in full."""
+    near = near_top(rows, np.zeros((rows.shape[0], 1), rows.dtype), n)
+    items, values, unsure = top_of_near(near, near.scores, n)
+    if unsure.size:
+        items[unsure], values[unsure] = top_k_scored(rows[unsure], n)
+    return items, values
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:

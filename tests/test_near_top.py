@@ -59,12 +59,23 @@ def test_near_top_ranking_equals_the_full_ranking(monkeypatch: pytest.MonkeyPatc
     assert (full[0][10:15, 5:] == -1).all() and (full[0][15:] >= 0).all()
 
 
-def test_a_batch_of_cold_users_is_ranked_in_full(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cold_users_are_selected_on_their_jittered_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     policy, ctx = world()
-    cold = np.arange(10)  # flat scores: nothing is selected, every row is ranked in full
+    cold = np.arange(10)  # flat scores: the jitter is the whole order
+    widths: list[int] = []
+    full_width = base.top_k_scored
+
+    def spy(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        widths.append(scores.shape[1])
+        return full_width(scores, k)
+
+    monkeypatch.setattr(base, "top_k_scored", spy)
     fast = policy.candidates(cold, N, ctx)
+    assert max(widths) < N_ITEMS // 10  # no row was ranked over the whole catalog
     monkeypatch.setattr(base, "worth_it", lambda n, m: False)
-    np.testing.assert_array_equal(fast[0], policy.candidates(cold, N, ctx)[0])
+    full = policy.candidates(cold, N, ctx)
+    np.testing.assert_array_equal(fast[0], full[0])
+    np.testing.assert_array_equal(fast[1], full[1])
 
 
 def test_the_threshold_leaves_about_the_aimed_number_of_columns() -> None:
