@@ -15,7 +15,8 @@ import copy
 import numpy as np
 
 from recloop.agents.choice import examination, utility_for_all_items
-from recloop.policies.base import Policy, allowed_items, top_k
+from recloop.policies.base import Policy, allowed_items
+from recloop.policies.ranking import top_k
 from recloop.policies.types import ServeContext
 from recloop.policies.wrappers import greedy
 from recloop.sim.metrics.fidelity import rank_agreement

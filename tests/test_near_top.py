@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recloop.policies import base, near_top
+from recloop.policies import base, near_top, ranking
 from recloop.policies.base import ScoringPolicy
 from recloop.policies.types import ItemMetadata, ServeContext
 from recloop.policies.watched import Watched
@@ -63,13 +63,13 @@ def test_cold_users_are_selected_on_their_jittered_rows(monkeypatch: pytest.Monk
     policy, ctx = world()
     cold = np.arange(10)  # flat scores: the jitter is the whole order
     widths: list[int] = []
-    full_width = base.top_k_scored
+    full_width = ranking.top_k_scored
 
     def spy(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         widths.append(scores.shape[1])
         return full_width(scores, k)
 
-    monkeypatch.setattr(base, "top_k_scored", spy)
+    monkeypatch.setattr(ranking, "top_k_scored", spy)
     fast = policy.candidates(cold, N, ctx)
     assert max(widths) < N_ITEMS // 10  # no row was ranked over the whole catalog
     monkeypatch.setattr(base, "worth_it", lambda n, m: False)

@@ -27,7 +27,7 @@ from recloop.agents.catalog import CatalogConfig, generate_catalog
 from recloop.agents.choice import ChoiceConfig, utility_for_all_items
 from recloop.agents.population import PopulationConfig, generate_population
 from recloop.agents.truth import GroundTruth
-from recloop.policies.base import Policy, top_k
+from recloop.policies.base import Policy
 from recloop.policies.factor import (
     ALSConfig,
     ALSPolicy,
@@ -38,6 +38,7 @@ from recloop.policies.factor import (
 )
 from recloop.policies.foldin import fold_in
 from recloop.policies.oracle import OracleConfig, OraclePolicy
+from recloop.policies.ranking import top_k
 from recloop.policies.simple import PopularConfig, PopularPolicy, RandomConfig, RandomPolicy
 from recloop.policies.types import ItemMetadata, Slates
 from recloop.sim.serving import drop_seen
