@@ -33,6 +33,7 @@ from scipy.special import expit
 from recloop.agents.catalog import Catalog
 from recloop.agents.draws import Draws, as_draws
 from recloop.conf.ranges import LOGIT, Between, one_of, ranged
+from recloop.conf.rowwise import rowwise_product
 
 MIN_WATCH = 1e-3  # smallest completion of a click, so a stored 0 always means no click
 TINY = np.finfo(np.float64).tiny  # smallest positive normal float
@@ -89,7 +90,8 @@ def true_utility(
 
 def utility_for_all_items(taste: np.ndarray, catalog: Catalog, cfg: ChoiceConfig) -> np.ndarray:
     """U for each user row of ``taste`` against the whole catalog: float32[n, n_items]."""
-    return cfg.affinity_weight * (taste @ catalog.vectors.T) + cfg.quality_weight * catalog.quality
+    affinity = rowwise_product(taste, catalog.vectors.T)
+    return cfg.affinity_weight * affinity + cfg.quality_weight * catalog.quality
 
 
 def attraction(

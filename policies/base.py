@@ -127,7 +127,12 @@ class ScoringPolicy(Policy):
     """
 
     deterministic: bool = True  # propensity 1 for what is shown: same state, same slate
-    tie_keys_: np.ndarray | None = None  # per-item keys of this model's tie-break order
+
+    def __init__(self, items: ItemMetadata, rng: np.random.Generator, cfg: Any = None) -> None:
+        """The tie-break keys are drawn here, not when first needed: no later draw of this
+        stream may depend on which batch first met a tie (or on how a day is split)."""
+        super().__init__(items, rng, cfg)
+        self.tie_keys_ = rng.random(items.n_items, dtype=np.float32)
 
     @abstractmethod
     def score(self, users: np.ndarray, ctx: ServeContext) -> np.ndarray:
@@ -184,8 +189,6 @@ class ScoringPolicy(Policy):
         The item keys are drawn once per model from its own stream; each user's rotation is a
         hash of the user id, so the order depends on (model, user) alone, never on call order.
         """
-        if self.tie_keys_ is None:
-            self.tie_keys_ = self.rng.random(self.items.n_items, dtype=np.float32)
         keys = self.tie_keys_[None, :] if columns is None else self.tie_keys_[columns]
         order = user_hash01(users)[:, None] + keys
         order -= np.floor(order)

@@ -24,6 +24,7 @@ from implicit.utils import ParameterWarning
 from threadpoolctl import threadpool_limits
 
 from recloop.conf.ranges import Between, ranged
+from recloop.conf.rowwise import rowwise_product
 from recloop.policies.base import Policy, ScoringPolicy, largest_magnitude
 from recloop.policies.config import PolicyConfig
 from recloop.policies.foldin import fold_in
@@ -144,7 +145,7 @@ class _FactorPolicy(_WindowPolicy):
     def score(self, users: np.ndarray, ctx: ServeContext) -> np.ndarray:
         if self.user_factors_ is None or self.item_factors_ is None:
             return self._with_prior(np.zeros((users.size, self.items.n_items), np.float32))
-        return self._with_prior(self._user_rows(users, ctx) @ self.item_factors_.T)
+        return self._with_prior(rowwise_product(self._user_rows(users, ctx), self.item_factors_.T))
 
     @abstractmethod
     def _model(self, random_state: int) -> object:
