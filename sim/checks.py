@@ -88,6 +88,21 @@ def needs_explorer(value: Any, cfg: RunConfig) -> str | None:
     return None
 
 
+def sharding_allowed(value: Any, cfg: RunConfig) -> str | None:
+    """More shards than one are byte-identical to one only when no draw depends on the
+    batch (``sim/shards.py``)."""
+    if value == 1:
+        return None
+    if not cfg.common_random_numbers:
+        return "1 unless common_random_numbers=true (users' draws keyed per user)"
+    if cfg.users.organic.enabled and cfg.users.organic.sampler != "scan":
+        return "1 unless users.organic.sampler=scan"
+    for path, policy in serving_policies(cfg).items():
+        if getattr(policy, "name", "") == "random" or getattr(policy, "epsilon", 0) > 0:
+            return f"1 while {path} draws per request (random policy or epsilon > 0)"
+    return None
+
+
 RESERVED_ARMS = ("ab", "shadow", "holdout", "holdout_monitor", "churn", "monitors")
 
 
@@ -186,6 +201,7 @@ CROSS_FIELD: dict[str, Check] = {  # checked after the field's own declared rang
     "faults.failed_nights": nights_after_first,
     "faults.log_loss_days": days_in_run,
     "controller.adaptive_epsilon": needs_explorer,
+    "shards.n": sharding_allowed,
     "churn_model.holdout_share": holdout_without_ab,
     "churn_model.min_train_dates": churn_fit_in_run,
     "churn_model.decision": decision_needs_model,

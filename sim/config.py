@@ -45,6 +45,14 @@ class ABConfig:
 
 
 @dataclass
+class ShardConfig:
+    """How the day's sessions are split: ``n`` shards by user, answered by ``workers``."""
+
+    n: int = ranged(1, Between(1, 64, integer=True))
+    workers: str = ranged("threads", one_of("threads", "processes"))
+
+
+@dataclass
 class RunConfig:
     """Root of the Hydra config tree.
 
@@ -78,3 +86,6 @@ class RunConfig:
     shadow: Any = None  # a policy config ranking every request unseen: policy@shadow=<name>
     # a churn-risk model trained on the log, its dashboard and a holdout monitor (off)
     churn_model: ChurnModelConfig = field(default_factory=ChurnModelConfig)
+    # the day's sessions answered in shards by user, in worker threads or processes
+    # (sim/shards.py): byte-identical results for every n
+    shards: ShardConfig = field(default_factory=ShardConfig)

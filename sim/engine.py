@@ -17,9 +17,11 @@ import numpy as np
 
 from recloop.agents.users import daily_churn
 from recloop.agents.visits import cohort, visit_rate
+from recloop.sim.config import ShardConfig
 from recloop.sim.controllers import next_epsilon
 from recloop.sim.rounds import Arm, Outcome, Round
 from recloop.sim.service import Service
+from recloop.sim.shards import Shards
 from recloop.sim.state import RunState, ServingState
 from recloop.sim.traffic import (
     draw_sessions,
@@ -49,6 +51,7 @@ class Engine:
         self.service, self.arms, self.closers = service, list(arms), list(closers)
         self.rows: list[Row] = []
         self.needs_pooled_recent = any(arm.reads_pooled_recent for arm in self.arms)
+        self.shards = Shards(ShardConfig())  # the run's pool, set while it runs
 
     @property
     def state(self) -> RunState:
@@ -104,7 +107,7 @@ class Engine:
         recent = svc.recent() if self.needs_pooled_recent else None
         ctx = svc.context(day, float(times.min()) % 24, recent)
         opens = np.full(users.size, first)
-        rnd = Round(day, users, times, svc.outages.down(times), ctx, starts, opens)
+        rnd = Round(day, users, times, svc.outages.down(times), ctx, starts, opens, self.shards)
         outcomes = [out for arm in self.arms if (out := arm.serve(rnd)) is not None]
         for arm in self.arms:
             arm.observe(outcomes, rnd)

@@ -43,7 +43,7 @@ def retention_slot(served: Served, users: np.ndarray, flagged: np.ndarray, plays
     if prop is not None:
         prop = prop.copy()
         prop[rows, -1] = 1.0
-    return Served(Slates(items, prop), served.path)
+    return Served(Slates(items, prop), served.path, served.ranked)
 
 
 class RetentionDecision:

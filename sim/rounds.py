@@ -7,7 +7,7 @@ outcome from ``serve`` and reads the others' outcomes in ``observe``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Protocol
 
@@ -18,7 +18,9 @@ from recloop.agents.continuation import NextRequests
 from recloop.agents.organic import OrganicPlays
 from recloop.agents.users import UserState
 from recloop.policies.types import ServeContext
+from recloop.sim.config import ShardConfig
 from recloop.sim.serving import Served
+from recloop.sim.shards import Shards
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class Round:
     ctx: ServeContext  # the pooled context: ``recent`` holds everyone's positives today
     starts: np.ndarray  # float[n]: when each request's visit began
     first: np.ndarray  # bool[n]: the request opens its visit (a session, in the tallies)
+    shards: Shards = field(default_factory=lambda: Shards(ShardConfig()))  # who answers it
 
 
 @dataclass(frozen=True)

@@ -60,12 +60,21 @@ class ServingLists:
     popular: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
 
 
+@dataclass(frozen=True)
+class Ranked:
+    """Batch lists ranked during the day (at their users' first request), for the table."""
+
+    users: np.ndarray
+    slates: Slates
+
+
 @dataclass
 class Served:
     """Slates for a batch of requests and the path that served each row."""
 
     slates: Slates
     path: np.ndarray  # int8 codes into SERVING_PATHS
+    ranked: Ranked | None = None  # the owed lists these requests had ranked
 
 
 class Server:
@@ -101,25 +110,34 @@ class Server:
         # the whole catalog by popularity: the last resort must never run dry
         lists.popular = np.argsort(-popularity, kind="stable").astype(np.int32)
 
-    def _rank_owed(self, policy: Policy, users: np.ndarray) -> None:
+    def _rank_owed(self, policy: Policy, users: np.ndarray) -> Ranked | None:
         """Rank the owed lists among ``users`` with the night's model and context."""
         lists = self.lists
         assert lists.table is not None and lists.owed is not None and lists.night is not None
         owed = users[lists.owed[users]]
         if owed.size == 0:
-            return
-        ranked, explored = policy.rank_ahead(owed, self.precompute, lists.night)
-        lists.table.items[owed] = ranked.items
-        if ranked.propensity is None:  # the policy cannot state them: neither can its lists
-            lists.table = Slates(lists.table.items, None)
-        elif lists.table.propensity is not None:
-            lists.table.propensity[owed] = ranked.propensity
+            return None
+        slates, explored = policy.rank_ahead(owed, self.precompute, lists.night)
+        ranked = Ranked(owed, slates)
+        self.keep(ranked)
         if explored is not None:  # after a crashed night: drawn with the explorer's ε now
             if lists.explored is None:
                 lists.explored = explored.by_user(owed, lists.owed.size)
             else:
                 lists.explored.base[owed], lists.explored.pool[owed] = explored.base, explored.pool
-        lists.owed[owed] = False
+        return ranked
+
+    def keep(self, ranked: Ranked) -> None:
+        """Put ranked lists in the table; no longer owed. A worker process ranks on its own
+        copy of this server, so the lists it ranked are kept here too (``sim/shards.py``)."""
+        lists = self.lists
+        assert lists.table is not None and lists.owed is not None
+        lists.table.items[ranked.users] = ranked.slates.items
+        if ranked.slates.propensity is None:  # the policy cannot state them: neither can its lists
+            lists.table = Slates(lists.table.items, None)
+        elif lists.table.propensity is not None:
+            lists.table.propensity[ranked.users] = ranked.slates.propensity
+        lists.owed[ranked.users] = False
 
     def serve(self, policy: Policy, users: np.ndarray, ctx: ServeContext,
               model_down: np.ndarray) -> Served:
@@ -131,9 +149,9 @@ class Server:
         if live.any():
             self._fill(items, prop, live, self._live(policy, users[live], ctx))
             path[live] = REALTIME
-        batch = ~live
+        batch, ranked = ~live, None
         if batch.any() and self.lists.table is not None:
-            self._rank_owed(policy, users[batch])
+            ranked = self._rank_owed(policy, users[batch])
             self._fill(items, prop, batch, self._from_table(users[batch], ctx))
         empty = (items < 0).all(axis=1)
         if empty.any():
@@ -143,7 +161,7 @@ class Server:
         if short.any():  # a list worn down by today's watches: top up from most popular
             extra = self._popular(users[short], ctx, 2 * self.k)
             items[short], prop[short] = top_up(items[short], prop[short], extra)
-        return Served(Slates(items, prop), path)
+        return Served(Slates(items, prop), path, ranked)
 
     def _from_table(self, users: np.ndarray, ctx: ServeContext) -> Slates:
         """Tonight's lists minus what each user watched since, propensities for the slots

@@ -12,26 +12,15 @@ from dataclasses import replace
 
 import numpy as np
 
-from recloop.agents.choice import Responses
-from recloop.agents.organic import OrganicPlays
-from recloop.agents.playable import Unwatched
-from recloop.agents.users import (
-    UserState,
-    continue_visit,
-    find_organic,
-    next_state,
-    replay_loved,
-    respond,
-)
 from recloop.sim.fidelity import measure
 from recloop.sim.impressions import Source, log_organic, log_served
 from recloop.sim.metrics.catalogue import CTR, TOP1_SHARE, arm_values
 from recloop.sim.metrics.inputs import ArmDay, Fidelity
 from recloop.sim.pipeline.nightly import NightlyJob
-from recloop.sim.retention import retention_slot
 from recloop.sim.rounds import Outcome, Round
 from recloop.sim.service import Service
 from recloop.sim.serving import Server
+from recloop.sim.sessions import PURPOSES, Desk, Requests
 from recloop.sim.state import ServingState
 
 
@@ -82,64 +71,38 @@ class ServingArm:
         st.policy.epsilon = st.epsilon
 
     def serve(self, rnd: Round) -> Outcome | None:
-        """Serve the members among the round's users; they respond and move on."""
+        """Serve the members among the round's users (in shards, ``sim/shards.py``); they
+        respond and move on. Then the side effects, on the whole batch in its order: the
+        log, session ids, requests counted, the tally."""
         st, svc = self.state, self.service
         mine = st.members[rnd.users]
         if not mine.any():
             return None
-        users, times, down = rnd.users[mine], rnd.times[mine], rnd.down[mine]
+        users = rnd.users[mine]
         ctx = rnd.ctx if self.reads_pooled_recent else replace(
             rnd.ctx, recent=svc.recent(st.members))
         assert st.policy is not None
-        served = self.server.serve(st.policy, users, ctx, down)
-        if self.retains:
-            served = retention_slot(served, users, svc.state.at_risk, svc.state.plays,
-                                    ctx.available, svc.state.seen)
+        req = Requests(rnd.day, users, rnd.times[mine], rnd.starts[mine], rnd.down[mine], ctx,
+                       svc.state.users.rows(users),
+                       {p: svc.draws(p, rnd.day, users) for p in PURPOSES})
+        desk = Desk(st.policy, self.server, svc.users, svc.state.plays,
+                    svc.state.at_risk if self.retains else None)
+        done = rnd.shards.answer(desk, req)
         st.ever_served[users] = True
-        before = svc.state.users.rows(users)
-        items = served.slates.items
-        resp = respond(svc.users, before, users, items, times, svc.draws("choice", rnd.day, users))
         sessions = svc.session_ids(users.size)
         source = Source(self.name, st.policy.name, self.job.registry.production or 0)
-        log_served(svc.log, source, rnd.day, users, times, sessions, served,
-                   resp.click_position, resp.completion)
-        starts = rnd.starts[mine]
-        nxt, ending = None, None
-        if svc.cfg.users.continuation.enabled:
-            nxt = continue_visit(svc.users, resp, times, starts,
-                                 svc.draws("continuation", rnd.day, users))
-            ending = np.ones(users.size, dtype=bool)
-            ending[nxt.rows] = False
-        after = next_state(svc.users, before, items, times, resp,
-                           svc.draws("churn", rnd.day, users), ending)
-        organic = self._outside(rnd, users, times, items, resp, after)
+        log_served(svc.log, source, rnd.day, users, req.times, sessions, done.served,
+                   done.responses.click_position, done.responses.completion)
+        organic = done.organic()
+        if organic is not None:
+            players = users[organic.rows]
+            log_organic(svc.log, self.name, rnd.day, players, req.times[organic.rows],
+                        svc.session_ids(players.size), organic)
         svc.state.requests_today[users] += 1
-        outcome = Outcome(self.name, users, times, sessions, down, served, resp, after, organic,
-                          nxt, starts)
-        self._tally(outcome, before.churned, rnd.first[mine])
+        outcome = Outcome(self.name, users, req.times, sessions, req.down, done.served,
+                          done.responses, done.after, organic, done.next, req.starts)
+        self._tally(outcome, req.before.churned, rnd.first[mine])
         return outcome
-
-    def _outside(self, rnd: Round, users: np.ndarray, times: np.ndarray, items: np.ndarray,
-                 resp: Responses, after: UserState) -> OrganicPlays | None:
-        """Plays these sessions bring from outside the recommender (new finds, replays of
-        loved titles), logged as ``organic``."""
-        svc, cfg = self.service, self.service.cfg.users
-        draws = svc.draws("organic", rnd.day, users)
-        found = []
-        if cfg.organic.enabled:
-            rows = np.arange(users.size)
-            just = np.where(resp.clicked, items[rows, resp.click_position.clip(0)], -1)
-            allowed = Unwatched(rnd.ctx.available, svc.state.seen, users, just)
-            found.append(find_organic(svc.users, after, allowed, svc.state.plays, draws))
-        if cfg.rewatch.enabled:
-            found.append(replay_loved(svc.users, after, draws))
-        if not found:
-            return None
-        plays = OrganicPlays.concat(found)
-        players = users[plays.rows]
-        log_organic(svc.log, self.name, rnd.day, players, times[plays.rows],
-                    svc.session_ids(players.size), plays)
-        return plays
 
     def _tally(self, outcome: Outcome, churned_before: np.ndarray, opens: np.ndarray) -> None:
         """Count the sessions, and the users they made leave, in today's tally."""

@@ -43,6 +43,7 @@ from recloop.sim.faults import FaultPlan, plan_faults
 from recloop.sim.metrics.catalogue import IMPRESSIONS
 from recloop.sim.seeding import Streams
 from recloop.sim.serving_arm import ServingArm
+from recloop.sim.shards import shard_pool
 from recloop.sim.state import RunState
 from recloop.sim.traffic import tick_shares
 from recloop.sim.world import World, build_world
@@ -152,7 +153,8 @@ def simulate(cfg: RunConfig, run_dir: Path, on_day: DayCallback = lambda day: No
     env.process(controller(eng, days, clock))
     # the hot path is many small matrix products: a BLAS thread pool costs more than it gives
     # (measured: real-time serving 2x slower with two BLAS threads on two cores)
-    with threadpool_limits(limits=1, user_api="blas"):
+    with threadpool_limits(limits=1, user_api="blas"), shard_pool(cfg.shards) as shards:
+        eng.shards = shards
         env.run(until=done)
     return result_of(eng, start.entropy)
 
