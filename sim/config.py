@@ -50,6 +50,8 @@ class ShardConfig:
 
     n: int = ranged(1, Between(1, 64, integer=True))
     workers: str = ranged("threads", one_of("threads", "processes"))
+    # rounds with fewer requests are answered whole: splitting them costs more than it saves
+    min_requests: int = ranged(1000, Between(1, 10_000_000, integer=True))
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """The day's work split by user: each round's requests answered in K shards, in worker
-threads or processes (joblib), and put back together in the round's order.
+threads or processes (loky's reusable pool), and put back together in the round's order.
 
 A user's session depends on their own rows, their own keyed draws and what the round
 began with (the model, the lists, the watched matrix, the plays per item), never on who
@@ -8,8 +8,9 @@ own (``sim/sessions.py``); the answers are scattered back into the round's row o
 everything after (session ids, log rows, tallies, the world's next state) runs on the
 whole round as it does unsharded. The result is byte-identical for every K.
 
-What that needs of a run (``sharding_allowed`` in ``sim/checks.py``): the users' draws keyed per user
-(``common_random_numbers=true``; component streams hand out numbers in batch order);
+What that needs of a run (``sharding_allowed`` in ``sim/checks.py``): the users' draws
+keyed per user (``common_random_numbers=true``; component streams hand out numbers in
+batch order);
 policies with no per-request draws (no ``random`` policy, ``epsilon`` 0); organic finds
 by ``scan`` (the rejection sampler's proposal bound is the batch's largest taste).
 
@@ -23,12 +24,13 @@ requests and those two would travel.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import fields, is_dataclass, replace
 from typing import Any, TypeVar
 
 import numpy as np
-from joblib import Parallel, delayed, parallel_config
+from joblib.externals.loky import get_reusable_executor
 
 from recloop.agents.continuation import NextRequests
 from recloop.agents.organic import OrganicPlays
@@ -36,7 +38,7 @@ from recloop.sim.config import ShardConfig
 from recloop.sim.sessions import Answered, Desk, Requests, answer
 
 T = TypeVar("T")
-BACKENDS = {"threads": "threading", "processes": "loky"}
+ONE_BLAS_THREAD = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
 def shard_rows(users: np.ndarray, n: int) -> list[np.ndarray]:
@@ -99,20 +101,22 @@ def gather_next(parts: list[tuple[np.ndarray, NextRequests]]) -> NextRequests:
 
 
 class Shards:
-    """Answers rounds in ``cfg.n`` shards; one shard answers in the calling thread."""
+    """Answers rounds in ``cfg.n`` shards: the first in the calling thread, the others in
+    the pool's workers (``n - 1`` of them)."""
 
-    def __init__(self, cfg: ShardConfig, pool: Parallel | None = None) -> None:
-        self.n, self.pool = cfg.n, pool
+    def __init__(self, cfg: ShardConfig, pool: Executor | None = None) -> None:
+        self.n, self.min_requests, self.pool = cfg.n, cfg.min_requests, pool
 
     def __getstate__(self) -> dict[str, Any]:
-        """A checkpoint keeps the count, not the workers (a resumed run starts its own)."""
-        return {"n": self.n, "pool": None}
+        """A checkpoint keeps the settings, not the workers (a resumed run starts its own)."""
+        return {**self.__dict__, "pool": None}
 
     def answer(self, desk: Desk, req: Requests) -> Answered:
-        if self.n == 1 or self.pool is None:
+        if self.pool is None or req.users.size < self.min_requests:
             return answer(desk, req)
         rows = shard_rows(req.users, self.n)
-        answers = self.pool(delayed(answer)(desk, req.take(r)) for r in rows)
+        pending = [self.pool.submit(answer, desk, req.take(r)) for r in rows[1:]]
+        answers = [answer(desk, req.take(rows[0]))] + [p.result() for p in pending]
         for a in answers:  # worker processes ranked owed lists on their own copies
             if a.served.ranked is not None:
                 desk.server.keep(a.served.ranked)
@@ -121,10 +125,20 @@ class Shards:
 
 @contextmanager
 def shard_pool(cfg: ShardConfig) -> Iterator[Shards]:
-    """Shards whose workers live as long as the block (one pool for the whole run)."""
+    """Shards whose workers live as long as the block (one pool for the whole run).
+
+    Executors, not ``joblib.Parallel``: its result loop polls every 10 ms, which is longer
+    than a round takes (measured: two threads ran the default world at half the speed of
+    one, the main thread asleep in the poll)."""
     if cfg.n == 1:
         yield Shards(cfg)
         return
-    inner = {"inner_max_num_threads": 1} if cfg.workers == "processes" else {}  # one BLAS thread
-    with parallel_config(BACKENDS[cfg.workers], **inner), Parallel(n_jobs=cfg.n) as pool:
-        yield Shards(cfg, pool)
+    if cfg.workers == "threads":
+        with ThreadPoolExecutor(max_workers=cfg.n - 1) as threads:
+            yield Shards(cfg, threads)
+        return
+    processes = get_reusable_executor(max_workers=cfg.n - 1, env=ONE_BLAS_THREAD)
+    try:
+        yield Shards(cfg, processes)
+    finally:
+        processes.shutdown(wait=True)

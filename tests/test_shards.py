@@ -8,7 +8,9 @@ wrote: the metrics table and every sealed log partition, byte for byte.
 from __future__ import annotations
 
 import hashlib
+import pickle
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,12 +18,12 @@ import numpy as np
 import pytest
 
 from recloop.agents.organic import OrganicPlays
-from recloop.sim.config import ConfigError, RunConfig
-from recloop.sim.shards import gather_plays, scatter, shard_rows
+from recloop.sim.config import ConfigError, RunConfig, ShardConfig
+from recloop.sim.shards import Shards, gather_plays, scatter, shard_rows
 from recloop.sim.story import simulate
 
 MakeConfig = Callable[..., RunConfig]
-SHARED_DRAWS = ("common_random_numbers=true", "days=3")
+SHARED_DRAWS = ("common_random_numbers=true", "days=3", "shards.min_requests=1")
 
 
 def test_shard_rows_partition_the_round_by_user() -> None:
@@ -120,3 +122,10 @@ def test_worker_processes_give_the_same_bytes_as_threads(small_config: MakeConfi
                                                          tmp_path: Path) -> None:
     same_for_every_split(small_config, tmp_path, ["shards.n=2 shards.workers=processes"],
                          "policy=als", "serving=hybrid")
+
+
+def test_a_checkpoint_keeps_the_split_but_not_the_workers() -> None:
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        shards = Shards(ShardConfig(n=3, min_requests=7), pool)
+        back = pickle.loads(pickle.dumps(shards))
+    assert (back.n, back.min_requests, back.pool) == (3, 7, None)
