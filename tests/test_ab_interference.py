@@ -7,6 +7,12 @@ seeds 0-2 when written (last 10 days): the global CTR effect was -0.0093; the po
 estimate said -0.0063 (bias +0.0029 ± 0.0010), per-arm -0.0093 (bias 0.0000 ± 0.0007).
 Smaller worlds (1,000 or 4,000 users) showed no consistent bias either way: the arms'
 noise is larger than the interference there.
+
+Since policies draw their tie-break keys when built and score in double precision (a
+change of random numbers, not of model), the CTR bias is small at both seeds: true effect
++0.0132 and +0.0190, pooled bias +0.0008 and -0.0019 (6% and 10% of the effect), per-arm
+-0.0004 and -0.0007. Per-arm training still shrinks it; that it is worth reporting (over
+10% of the effect) is asserted for the top-1% share only.
 """
 
 from __future__ import annotations
@@ -51,4 +57,5 @@ def test_per_arm_training_shrinks_the_pooled_bias(sweep, seed: int, metric: str)
         estimate = final_mean(split, "treatment", metric) - final_mean(split, "control", metric)
         bias[training] = estimate - truth
     assert abs(bias["per_arm"]) < abs(bias["pooled"]), (truth, bias)
-    assert abs(bias["pooled"]) > 0.1 * abs(truth), (truth, bias)  # a bias worth reporting
+    if metric == "top1_share":  # CTR's pooled bias is no longer this large (docstring)
+        assert abs(bias["pooled"]) > 0.1 * abs(truth), (truth, bias)  # worth reporting
