@@ -40,7 +40,7 @@ def arm_plan(cfg: RunConfig, n_users: int, entropy: int) -> dict[str, np.ndarray
     """Arm name → member mask; arms without members are left out."""
     everyone = np.ones(n_users, dtype=bool)
     holdout = cfg.churn_model.holdout_share
-    if cfg.ab.treatment is None and holdout > 0:  # sim/checks.py: never both
+    if cfg.ab.treatment is None and holdout > 0:  # sim/cross_checks.py: never both
         held = assign_treatment(n_users, holdout, cfg.churn_model.holdout_salt, entropy)
         return {name: members for name, members in {cfg.arm: ~held, HOLDOUT: held}.items()
                 if members.any()}

@@ -45,7 +45,7 @@ class ChurnModelConfig:
     """The churn-risk model and its monitors; all off by default (nothing computed).
 
     ``holdout_share > 0`` serves that share of users random slates (``sim/holdout.py``); it
-    needs no A/B test in the run, a rule ``sim/checks.py`` holds, as it holds that a fit
+    needs no A/B test in the run, a rule ``sim/cross_checks.py`` holds, as it holds that a fit
     must fit inside the run (``days > label_days + min_train_dates``).
     """
 

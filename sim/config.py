@@ -59,7 +59,7 @@ class RunConfig:
     """Root of the Hydra config tree.
 
     ``seed`` (null or >= 0), ``tick_minutes`` (a divisor of a day) and ``arm`` (not a
-    reserved label) have rules of their own in ``sim/checks.py``.
+    reserved label) have rules of their own in ``sim/cross_checks.py``.
     """
 
     seed: Optional[int] = 0  # noqa: UP045  (OmegaConf resolves Optional, not X | None)

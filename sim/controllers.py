@@ -15,7 +15,7 @@ from recloop.conf.ranges import UNIT, Between, ranged
 class ControllerConfig:
     """Adaptive exploration: raise epsilon while the top 1% of items hog impressions.
 
-    Switching it on needs an explorer (epsilon > 0) on every serving arm; ``sim/checks.py``
+    Switching it on needs an explorer (epsilon > 0) on every serving arm; ``sim/cross_checks.py``
     holds that rule because it reads the policies' configs.
     """
 

@@ -17,7 +17,7 @@ from recloop.conf.ranges import UNIT, Between, ranged
 class FaultConfig:
     """What goes wrong and how often. Defaults: nothing does.
 
-    ``failed_nights`` and ``log_loss_days`` must fall inside the run; ``sim/checks.py``
+    ``failed_nights`` and ``log_loss_days`` must fall inside the run; ``sim/cross_checks.py``
     holds those rules because they read ``days``.
     """
 

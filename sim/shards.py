@@ -8,11 +8,11 @@ own (``sim/sessions.py``); the answers are scattered back into the round's row o
 everything after (session ids, log rows, tallies, the world's next state) runs on the
 whole round as it does unsharded. The result is byte-identical for every K.
 
-What that needs of a run (``sharding_allowed`` in ``sim/checks.py``): the users' draws
-keyed per user (``common_random_numbers=true``; component streams hand out numbers in
-batch order);
-policies with no per-request draws (no ``random`` policy, ``epsilon`` 0); organic finds
-by ``scan`` (the rejection sampler's proposal bound is the batch's largest taste).
+What that needs of a run (``sharding_allowed`` in ``sim/cross_checks.py``): the users'
+draws keyed per user (``common_random_numbers=true``; component streams hand out numbers
+in batch order); policies with no per-request draws (no ``random`` policy, ``epsilon``
+0); organic finds by ``scan`` (the rejection sampler's proposal bound is the batch's
+largest taste).
 
 Rounds are the barrier: users affect each other within a day through the plays per item
 (organic finds weigh them) and today's positives (real-time serving reads them), both

@@ -27,7 +27,7 @@ class TrainConfig:
     label: str = ranged("click", one_of("click", "complete"))
     # Deliberate leakage, to show what it does: "window" trains the gate's candidate on its
     # own held-out day; "features" lets two_stage's training features see their labels' day.
-    # Each needs something to leak into: sim/checks.py holds that rule.
+    # Each needs something to leak into: sim/cross_checks.py holds that rule.
     leakage: str = ranged("none", one_of("none", "window", "features"))
 
 

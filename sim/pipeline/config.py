@@ -13,7 +13,7 @@ class PipelineConfig:
     """How the nightly job decides what serves tomorrow (see the module docstring).
 
     A rollback loads the previous model's artifact, so ``rollback_ctr_drop > 0`` needs
-    ``keep_models`` other than ``none``; ``sim/checks.py`` holds that rule.
+    ``keep_models`` other than ``none``; ``sim/cross_checks.py`` holds that rule.
     """
 
     gate: bool = True
