@@ -58,8 +58,9 @@ class ALSConfig(PolicyConfig):
     # sweeps of a night's candidate started from the deployed model's factors; 0 starts
     # every night from random factors for `iterations` sweeps
     warm_iterations: int = ranged(0, Between(0, 1000, integer=True))
-    # OpenMP threads; 2 helps only on an idle machine and is 5x slower on a busy one
-    threads: int = ranged(1, Between(1, 256, integer=True))
+    # OpenMP threads; 0 = one per core this process may use. Any count gives the same
+    # factors (each thread solves whole rows), so it changes only the time a night takes
+    threads: int = ranged(0, Between(0, 256, integer=True))
 
 
 @dataclass

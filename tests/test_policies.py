@@ -340,6 +340,18 @@ def test_fold_in_matches_implicits_own_user_solve() -> None:
     np.testing.assert_allclose(ours, theirs, atol=1e-4)
 
 
+def test_als_factors_do_not_depend_on_the_thread_count() -> None:
+    """``policy.threads`` defaults to every core because it changes only the time: each
+    OpenMP thread solves whole rows from the other side's fixed factors."""
+    factors = [
+        (p.user_factors_, p.item_factors_)
+        for p in (fitted(ALSPolicy, replace(SMALL_ALS, threads=t)) for t in (1, 2, 3, 0))
+    ]
+    for users, items in factors[1:]:
+        np.testing.assert_array_equal(users, factors[0][0])
+        np.testing.assert_array_equal(items, factors[0][1])
+
+
 @pytest.mark.parametrize(
     ("policy_cls", "cfg"),
     [(ALSPolicy, SMALL_ALS), (ItemKNNPolicy, ItemKNNConfig(neighbours=10))],

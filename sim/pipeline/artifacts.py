@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import io
 import json
 import pickle
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from recloop.sim.atomic import atomic_path
 
 MANIFEST = "manifest.json"
 SCALARS = (type(None), bool, int, float, str)
+ZLIB_LEVEL = 1
 BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
 
 
@@ -53,12 +54,23 @@ def save_model(policy: Policy, stem: Path) -> Path:
             tmp.write_bytes(pickle.dumps(policy))
         return path
     arrays[MANIFEST] = np.frombuffer(json.dumps(manifest).encode(), dtype=np.uint8)
-    buffer = io.BytesIO()  # np.savez on a path would append its own suffix
-    np.savez_compressed(buffer, **arrays)
     path = Path(stem).with_suffix(".npz")
     with atomic_path(path) as tmp:
-        tmp.write_bytes(buffer.getvalue())
+        write_npz(tmp, arrays)
     return path
+
+
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """The ``.npz`` that ``np.savez_compressed`` writes, at zlib level 1 instead of its 6.
+
+    Streamed member by member, so no second copy of the model sits in memory. A million
+    users' factors and window took 18 s a night at level 6 and 6.7 s at level 1 for 7% more
+    bytes: factors are noise to zlib, and the index arrays compress as well at level 1.
+    """
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=ZLIB_LEVEL) as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
 
 
 def load_model(path: str | Path) -> Policy:
