@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from recloop.policies.chunk_threads import run_chunks
 from recloop.policies.near_top import near_top, worth_it
 from recloop.policies.ranking import top_k_jittered, top_k_scored, top_of_near
 from recloop.policies.shifted import ExploredLists
@@ -150,12 +151,20 @@ class ScoringPolicy(Policy):
         items = np.empty((users.size, n), dtype=np.int32)
         values = np.empty((users.size, n), dtype=np.float32)
         step = score_chunk(self.items.n_items)
-        for start in range(0, users.size, step):
-            chunk = users[start : start + step]
-            scores = np.array(self.score(chunk, ctx), dtype=np.float32)  # our own copy
-            block = slice(start, start + chunk.size)
-            items[block], values[block] = self._best(scores, chunk, n, ctx)
+
+        def rank(chunk_index: int) -> None:
+            block = slice(chunk_index * step, min((chunk_index + 1) * step, users.size))
+            scores = np.array(self.score(users[block], ctx), dtype=np.float32)  # our own copy
+            items[block], values[block] = self._best(scores, users[block], n, ctx)
+
+        run_chunks(rank, -(-users.size // step), self.ranking_threads())
         return items, values
+
+    def ranking_threads(self) -> int:
+        """Threads that may rank a batch's chunks at once (0: one per core). One, unless a
+        policy's ``score`` only reads its state: a draw from its stream would then depend
+        on which thread got there first."""
+        return 1
 
     def _best(self, scores: np.ndarray, users: np.ndarray, n: int,
               ctx: ServeContext) -> tuple[np.ndarray, np.ndarray]:

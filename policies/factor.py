@@ -58,8 +58,8 @@ class ALSConfig(PolicyConfig):
     # sweeps of a night's candidate started from the deployed model's factors; 0 starts
     # every night from random factors for `iterations` sweeps
     warm_iterations: int = ranged(0, Between(0, 1000, integer=True))
-    # OpenMP threads; 0 = one per core this process may use. Any count gives the same
-    # factors (each thread solves whole rows), so it changes only the time a night takes
+    # threads that fit (OpenMP) and rank lists (policies/chunk_threads.py); 0 = one per core
+    # this process may use. Any count gives the same factors and lists: only the time changes
     threads: int = ranged(0, Between(0, 256, integer=True))
 
 
@@ -166,6 +166,10 @@ class _FactorPolicy(_WindowPolicy):
     def _factors(self, model: object) -> tuple[np.ndarray, np.ndarray]:
         """(user, item) factor matrices from the fitted model."""
         return model.user_factors, model.item_factors  # type: ignore[attr-defined]
+
+    def ranking_threads(self) -> int:
+        """Scoring reads the factors and draws nothing: as many threads as training."""
+        return self.cfg.threads
 
     def _user_rows(self, users: np.ndarray, ctx: ServeContext) -> np.ndarray:
         """The factors to score ``users`` with (last night's, unless a subclass folds in)."""

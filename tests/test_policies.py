@@ -340,6 +340,24 @@ def test_fold_in_matches_implicits_own_user_solve() -> None:
     np.testing.assert_allclose(ours, theirs, atol=1e-4)
 
 
+def test_lists_ranked_on_several_threads_are_the_lists_of_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Chunks of 7 users ranked on 1, 2 and 3 threads: the same items and scores."""
+    monkeypatch.setattr("recloop.policies.base.score_chunk", lambda n_items: 7)
+    data = planted()
+    users = np.arange(N_USERS)[::-1]  # out of order, as a round's users are
+    ctx = context(seen=data.seen)
+    lists = [
+        fitted(ALSPolicy, replace(SMALL_ALS, threads=t)).candidates(users, 2 * K, ctx)
+        for t in (1, 2, 3)
+    ]
+    assert users.size > 3 * 7
+    for items, scores in lists[1:]:
+        np.testing.assert_array_equal(items, lists[0][0])
+        np.testing.assert_array_equal(scores, lists[0][1])
+
+
 def test_als_factors_do_not_depend_on_the_thread_count() -> None:
     """``policy.threads`` defaults to every core because it changes only the time: each
     OpenMP thread solves whole rows from the other side's fixed factors."""
