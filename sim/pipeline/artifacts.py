@@ -63,9 +63,10 @@ def save_model(policy: Policy, stem: Path) -> Path:
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """The ``.npz`` that ``np.savez_compressed`` writes, at zlib level 1 instead of its 6.
 
-    Streamed member by member, so no second copy of the model sits in memory. A million
-    users' factors and window took 18 s a night at level 6 and 6.7 s at level 1 for 7% more
-    bytes: factors are noise to zlib, and the index arrays compress as well at level 1.
+    Streamed member by member, so no second copy of the model sits in memory. ALS with a
+    million users and a 14.8M-positive window: 18.2 s at level 6, 8.1 s at level 1, for
+    148 against 150 MiB (``benchmarks/night_costs.py``): factors are noise to zlib, and the
+    index arrays compress almost as well at level 1.
     """
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=ZLIB_LEVEL) as archive:
         for name, array in arrays.items():
