@@ -1,45 +1,31 @@
-"""Collaborative filtering from ``implicit``: item-kNN (cosine), ALS and BPR.
+"""Matrix factorisation from ``implicit``: ALS and BPR.
 
-All refit from scratch every night (a full refit, not an incremental update; a gated ALS
+Both refit from scratch every night (a full refit, not an incremental update; a gated ALS
 candidate continues from its own factors for a few sweeps over the one-day-longer window
-before it deploys) and fall back to popularity for users the window has not seen, as a production service would. Item-kNN
-and ALS also fold in ``ctx.recent`` (today's positives, real-time serving only): kNN adds
-them to the user's history, ALS re-solves the user's factor (``policies.foldin``). BPR does
-not fold in: its factors come from SGD over sampled triples, with no closed-form user step.
+before it deploys) and fall back to popularity for users the window has not seen
+(``policies/window.py``). ALS also folds in ``ctx.recent`` (today's positives, real-time
+serving only) by re-solving the user's factor (``policies.foldin``). BPR does not fold in:
+its factors come from SGD over sampled triples, with no closed-form user step.
 """
 
 from __future__ import annotations
 
-import warnings
 from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
 from implicit.cpu.bpr import BayesianPersonalizedRanking
-from implicit.nearest_neighbours import CosineRecommender
-from implicit.utils import ParameterWarning
 from threadpoolctl import threadpool_limits
 
 from recloop.conf.ranges import Between, ranged
 from recloop.conf.rowwise import rowwise_product
-from recloop.policies.base import Policy, ScoringPolicy, largest_magnitude
+from recloop.policies.base import Policy
 from recloop.policies.config import PolicyConfig
 from recloop.policies.foldin import fold_in
-from recloop.policies.simple import item_counts
 from recloop.policies.types import ServeContext, TrainingWindow
-
-PRIOR_WEIGHT = 1e-3  # popularity prior relative to a user's own top score: orders only near-ties
-
-
-@dataclass
-class ItemKNNConfig(PolicyConfig):
-    """Item-item cosine neighbourhoods over the window's positive labels."""
-
-    name: str = "item_knn"
-    neighbours: int = ranged(50, Between(1, 10_000, integer=True))
+from recloop.policies.window import WindowPolicy
 
 
 @dataclass
@@ -77,56 +63,7 @@ class BPRConfig(PolicyConfig):
     threads: int = ranged(1, Between(1, 1, integer=True))
 
 
-class _WindowPolicy(ScoringPolicy):
-    """Shared plumbing: keep the window's matrix and a popularity prior for cold users."""
-
-    interactions_: sp.csr_matrix | None = None
-    popularity_: np.ndarray | None = None  # window counts scaled to [0, 1]
-
-    def _remember(self, window: TrainingWindow) -> bool:
-        """Store the window; False when it holds no positives (nothing to fit on)."""
-        self.interactions_ = window.interactions.astype(np.float32).tocsr()
-        counts = item_counts(window, self.items.n_items)
-        self.popularity_ = (counts / max(counts.max(initial=0.0), 1.0)).astype(np.float32)
-        return self.interactions_.nnz > 0
-
-    def _with_prior(self, scores: np.ndarray) -> np.ndarray:
-        """Add popularity as a per-user tie-breaker; it is the whole ranking for cold users.
-        In place: ``scores`` is the caller's fresh block."""
-        pop = self.popularity_ if self.popularity_ is not None else np.zeros(self.items.n_items)
-        scale = largest_magnitude(scores)
-        scale[scale == 0] = 1.0
-        scale *= PRIOR_WEIGHT
-        scores += (scale * pop).astype(scores.dtype, copy=False)  # no float64 block
-        return scores
-
-
-class ItemKNNPolicy(_WindowPolicy):
-    """Score = sum of cosine similarities to the items the user engaged with."""
-
-    name = "item_knn"
-    similarity_: sp.csr_matrix | None = None
-
-    def fit(self, window: TrainingWindow) -> None:
-        self.similarity_ = None
-        if not self._remember(window):
-            return
-        model = CosineRecommender(K=self.cfg.neighbours, num_threads=1)
-        with warnings.catch_warnings():  # implicit transposes to CSC itself and then warns
-            warnings.simplefilter("ignore", ParameterWarning)
-            model.fit(self.interactions_, show_progress=False)
-        self.similarity_ = model.similarity.tocsr()
-
-    def score(self, users: np.ndarray, ctx: ServeContext) -> np.ndarray:
-        if self.similarity_ is None or self.interactions_ is None:
-            return self._with_prior(np.zeros((users.size, self.items.n_items), np.float32))
-        history = self.interactions_[users]
-        if ctx.recent is not None:
-            history = history + ctx.recent[users]
-        return self._with_prior((history @ self.similarity_).toarray())
-
-
-class _FactorPolicy(_WindowPolicy):
+class _FactorPolicy(WindowPolicy):
     """Score = user factors · item factors, refit nightly by an ``implicit`` model."""
 
     user_factors_: np.ndarray | None = None

@@ -27,9 +27,8 @@ from recloop.policies.factor import (
     ALSPolicy,
     BPRConfig,
     BPRPolicy,
-    ItemKNNConfig,
-    ItemKNNPolicy,
 )
+from recloop.policies.knn import ItemKNNConfig, ItemKNNPolicy
 from recloop.policies.oracle import OracleConfig, OraclePolicy
 from recloop.policies.simple import PopularConfig, PopularPolicy, RandomConfig, RandomPolicy
 from recloop.policies.two_stage import TwoStageConfig, TwoStagePolicy

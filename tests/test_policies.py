@@ -33,10 +33,9 @@ from recloop.policies.factor import (
     ALSPolicy,
     BPRConfig,
     BPRPolicy,
-    ItemKNNConfig,
-    ItemKNNPolicy,
 )
 from recloop.policies.foldin import fold_in
+from recloop.policies.knn import ItemKNNConfig, ItemKNNPolicy
 from recloop.policies.oracle import OracleConfig, OraclePolicy
 from recloop.policies.ranking import top_k
 from recloop.policies.simple import PopularConfig, PopularPolicy, RandomConfig, RandomPolicy
