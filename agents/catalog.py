@@ -62,6 +62,12 @@ class Catalog:
         """float64[n]: each vector's length (1 up to rounding), for bounds on affinities."""
         return np.linalg.norm(self.vectors.astype(np.float64), axis=1)
 
+    @functools.cached_property
+    def vectors_wide(self) -> np.ndarray:
+        """float64[d, n]: the vectors transposed and widened once, as ``rowwise_product``
+        would widen them on every organic search (same layout, so the same bits)."""
+        return self.vectors.T.astype(np.float64)
+
     def genre_shares(self) -> np.ndarray:
         """Fraction of the catalog in each genre."""
         return np.bincount(self.genre, minlength=self.n_genres) / self.n_items

@@ -90,7 +90,8 @@ def true_utility(
 
 def utility_for_all_items(taste: np.ndarray, catalog: Catalog, cfg: ChoiceConfig) -> np.ndarray:
     """U for each user row of ``taste`` against the whole catalog: float32[n, n_items]."""
-    affinity = rowwise_product(taste, catalog.vectors.T)
+    affinity = rowwise_product(taste, catalog.vectors_wide,
+                               np.result_type(taste, catalog.vectors))
     return cfg.affinity_weight * affinity + cfg.quality_weight * catalog.quality
 
 

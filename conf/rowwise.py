@@ -19,10 +19,13 @@ import numpy as np
 ROW_BLOCK = 8  # pad to whole blocks: every real row goes through the main kernel
 
 
-def rowwise_product(rows: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """``rows @ matrix``, each output row the same bits whatever else ``rows`` holds."""
+def rowwise_product(rows: np.ndarray, matrix: np.ndarray,
+                    dtype: np.dtype | type | None = None) -> np.ndarray:
+    """``rows @ matrix``, each output row the same bits whatever else ``rows`` holds, in
+    ``dtype`` (default: the inputs' precision). A caller that keeps ``matrix`` widened to
+    float64 across calls passes the precision it wants back."""
     n = rows.shape[0]
     padded = np.zeros((n + -n % ROW_BLOCK, rows.shape[1]), dtype=np.float64)
     padded[:n] = rows
     product = padded @ matrix.astype(np.float64, copy=False)
-    return product[:n].astype(np.result_type(rows, matrix), copy=False)
+    return product[:n].astype(dtype or np.result_type(rows, matrix), copy=False)

@@ -128,6 +128,7 @@ class ScoringPolicy(Policy):
     """
 
     deterministic: bool = True  # propensity 1 for what is shown: same state, same slate
+    fresh_scores: bool = False  # ``score`` returns a new block, free to overwrite: no copy
 
     def __init__(self, items: ItemMetadata, rng: np.random.Generator, cfg: Any = None) -> None:
         """The tie-break keys are drawn here, not when first needed: no later draw of this
@@ -154,7 +155,9 @@ class ScoringPolicy(Policy):
 
         def rank(chunk_index: int) -> None:
             block = slice(chunk_index * step, min((chunk_index + 1) * step, users.size))
-            scores = np.array(self.score(users[block], ctx), dtype=np.float32)  # our own copy
+            scores = self.score(users[block], ctx)
+            # ranking overwrites the block: a copy unless it is ours alone
+            scores = (np.asarray if self.fresh_scores else np.array)(scores, dtype=np.float32)
             items[block], values[block] = self._best(scores, users[block], n, ctx)
 
         run_chunks(rank, -(-users.size // step), self.ranking_threads())

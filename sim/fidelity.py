@@ -16,6 +16,7 @@ import numpy as np
 
 from recloop.agents.choice import examination, utility_for_all_items
 from recloop.policies.base import Policy, allowed_items
+from recloop.policies.chunk_threads import run_chunks
 from recloop.policies.ranking import top_k
 from recloop.policies.types import ServeContext
 from recloop.policies.wrappers import greedy
@@ -24,6 +25,7 @@ from recloop.sim.metrics.inputs import Fidelity
 from recloop.sim.world import World
 
 SAMPLE_USERS = 200  # measured: 0.19 s a night at 500 users, 0.07 s at 200
+AGREEMENT_ROWS = 50  # users per chunk of the rank agreement, sorted on one thread per core
 
 
 def fidelity_sample(n_users: int, rng: np.random.Generator) -> np.ndarray:
@@ -40,11 +42,25 @@ def measure(policy: Policy, users: np.ndarray, taste: np.ndarray, ctx: ServeCont
     allowed = allowed_items(users, ctx)
     width = max(int(allowed.sum(axis=1).max(initial=0)), 1)
     ranked, _ = greedy(model).candidates(users, width, ctx)
-    agreement = rank_agreement(ranked, utility - item_value[None, :])
+    agreement = agreement_in_chunks(ranked, utility - item_value[None, :])
     exam = examination(k, world.choice)
     served = slate_welfare(model.recommend(users, k, ctx).items, utility, exam)
     oracle = slate_welfare(top_k(np.where(allowed, utility, -np.inf), k), utility, exam)
     return Fidelity(agreement, served, random_welfare(utility, allowed, exam), oracle)
+
+
+def agreement_in_chunks(ranked: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """``rank_agreement`` in chunks of users on one thread per core: the same numbers (each
+    row is its own), sooner, since its whole-row sorts dominate a night's measure at 20,000
+    items and NumPy sorts without holding the interpreter."""
+    agreement = np.empty(ranked.shape[0])
+
+    def rows(chunk: int) -> None:
+        block = slice(chunk * AGREEMENT_ROWS, (chunk + 1) * AGREEMENT_ROWS)
+        agreement[block] = rank_agreement(ranked[block], value[block])
+
+    run_chunks(rows, -(-ranked.shape[0] // AGREEMENT_ROWS), threads=0)
+    return agreement
 
 
 def slate_welfare(items: np.ndarray, utility: np.ndarray, exam: np.ndarray) -> float:

@@ -22,7 +22,13 @@ from recloop.policies.base import allowed_items
 from recloop.policies.oracle import OracleConfig, OraclePolicy
 from recloop.policies.simple import RandomConfig, RandomPolicy
 from recloop.policies.types import ServeContext
-from recloop.sim.fidelity import measure, random_welfare, slate_welfare
+from recloop.sim.fidelity import (
+    AGREEMENT_ROWS,
+    agreement_in_chunks,
+    measure,
+    random_welfare,
+    slate_welfare,
+)
 from recloop.sim.metrics.fidelity import gap_recovered, rank_agreement
 from recloop.sim.world import World
 
@@ -43,6 +49,19 @@ def test_rank_agreement_extremes_and_too_few_items() -> None:
     ranked = np.array([[9, 8, 7, 6], [6, 7, 8, 9], [3, 2, -1, -1]])
     assert rank_agreement(ranked, value)[:2].tolist() == [1.0, -1.0]
     assert math.isnan(rank_agreement(ranked, value)[2])
+
+
+def test_agreement_in_chunks_is_the_agreement_of_the_whole_batch() -> None:
+    """Chunks on several threads, the last one short: each row's rho, bit for bit."""
+    rng = np.random.default_rng(3)
+    n, n_items = 3 * AGREEMENT_ROWS + 7, 60
+    value = rng.normal(size=(n, n_items))
+    ranked = np.argsort(rng.random((n, n_items)), axis=1)[:, :45]
+    ranked[rng.random(n) < 0.2, 30:] = -1  # some rows padded
+    ranked[0, 2:] = -1  # too few to rank: NaN
+    whole = rank_agreement(ranked, value)
+    np.testing.assert_array_equal(agreement_in_chunks(ranked, value), whole)
+    assert math.isnan(whole[0]) and np.isfinite(whole[1:]).all()
 
 
 def test_gap_recovered_ends() -> None:

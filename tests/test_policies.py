@@ -357,6 +357,23 @@ def test_lists_ranked_on_several_threads_are_the_lists_of_one(
         np.testing.assert_array_equal(scores, lists[0][1])
 
 
+@pytest.mark.parametrize(("policy_cls", "cfg"), [(ALSPolicy, SMALL_ALS), (BPRPolicy, SMALL_BPR)],
+                         ids=["als", "bpr"])
+@pytest.mark.parametrize("fit", [True, False], ids=["fitted", "unfitted"])
+def test_handed_over_scores_are_new_blocks(policy_cls: type[Policy], cfg: object,
+                                           fit: bool) -> None:
+    """Ranking overwrites the block ``score`` returns without copying it (``fresh_scores``):
+    each call must give a new float32 block, so ranking never touches the model."""
+    data = planted()
+    policy = fitted(policy_cls, cfg) if fit else policy_cls(data.items, seeded_rng(0), cfg)
+    users, ctx = np.arange(N_USERS), context(seen=data.seen)
+    first, second = policy.score(users, ctx), policy.score(users, ctx)
+    assert policy.fresh_scores and first.dtype == np.float32
+    assert not np.shares_memory(first, second)
+    policy.candidates(users, K, ctx)
+    np.testing.assert_array_equal(policy.score(users, ctx), second)
+
+
 def test_als_factors_do_not_depend_on_the_thread_count() -> None:
     """``policy.threads`` defaults to every core because it changes only the time: each
     OpenMP thread solves whole rows from the other side's fixed factors."""

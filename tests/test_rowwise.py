@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
+from recloop.agents.catalog import CatalogConfig, generate_catalog
 from recloop.conf.rowwise import rowwise_product
 
 
@@ -24,3 +25,16 @@ def test_a_rows_product_does_not_depend_on_the_rows_around_it(dtype: type) -> No
                 np.testing.assert_array_equal(part, whole[start:start + size])
     assert whole.dtype == dtype
     np.testing.assert_allclose(whole, rows @ matrix, rtol=1e-4, atol=1e-4)
+
+
+def test_a_matrix_widened_once_gives_the_same_bits() -> None:
+    """The catalog keeps its vectors widened (``Catalog.vectors_wide``) so an organic search
+    need not convert them each time; the utilities must not move by a bit."""
+    catalog = generate_catalog(CatalogConfig(n_items=300), np.random.default_rng(1))
+    taste = np.random.default_rng(2).standard_normal((9, catalog.vectors.shape[1]))
+    taste = taste.astype(np.float32)
+    with threadpool_limits(1, "blas"):
+        plain = rowwise_product(taste, catalog.vectors.T)
+        wide = rowwise_product(taste, catalog.vectors_wide, np.float32)
+    assert catalog.vectors_wide.dtype == np.float64 and wide.dtype == np.float32
+    np.testing.assert_array_equal(wide.view(np.uint32), plain.view(np.uint32))
