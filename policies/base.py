@@ -50,6 +50,9 @@ class Policy(ABC):
 
     name: str = "policy"
     deterministic: bool = False  # same state and request => same slate (propensity 1)
+    # fit reads only its window and the previous model, draws only from this policy's stream
+    # and gives the same model on any thread count: it may run beside the day's sessions
+    fits_apart: bool = False
 
     def __init__(self, items: ItemMetadata, rng: np.random.Generator, cfg: Any = None) -> None:
         """Store inputs only; learned state (trailing ``_``) is set in ``fit``."""

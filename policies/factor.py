@@ -69,6 +69,7 @@ class _FactorPolicy(WindowPolicy):
     user_factors_: np.ndarray | None = None
     item_factors_: np.ndarray | None = None
     fresh_scores = True  # each block is a new product (or new zeros), prior added in place
+    fits_apart = True  # implicit fits in compiled code; any thread count, the same factors
 
     def fit(self, window: TrainingWindow) -> None:
         self.user_factors_ = self.item_factors_ = None

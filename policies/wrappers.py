@@ -38,6 +38,10 @@ class Wrapper(Policy):
     def deterministic(self) -> bool:
         return self.base.deterministic
 
+    @property  # type: ignore[override]
+    def fits_apart(self) -> bool:
+        return self.base.fits_apart
+
     def fit(self, window: TrainingWindow) -> None:
         self.base.fit(window)
 

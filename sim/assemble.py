@@ -136,7 +136,7 @@ def _job(service: Service, make: PolicyFactory, models: Path, rng: np.random.Gen
     # random slates have nothing to gate: judging them would only log a rejection a night
     nightly = replace(cfg.pipeline, gate=False) if arm == HOLDOUT else cfg.pipeline
     job = NightlyJob(nightly, cfg.train, cfg.complete_at, service.log, models, pipeline,
-                     make, arm=arm)
+                     make, arm=arm, nights=cfg.days)
     return job, pipeline
 
 

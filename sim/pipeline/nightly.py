@@ -16,6 +16,8 @@ candidate look worse, so a rolling median of recent candidates ("recent") freeze
 remain selectable, to show exactly that. A day that fails validation is quarantined (no window ever reads it) and that
 night deploys nothing; a crashed job deploys nothing either. A new model whose first day's
 CTR fell more than ``rollback_ctr_drop`` below its predecessor's last day is rolled back.
+The gate's candidate may be fitted during the day before its night (``fit_ahead``,
+``sim/pipeline/early_fit.py``): the same model, sooner.
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ from recloop.policies.base import Policy
 from recloop.policies.types import TrainingWindow
 from recloop.sim.eventlog import EventLog
 from recloop.sim.pipeline.config import PipelineConfig
+from recloop.sim.pipeline.early_fit import Ahead, Key
 from recloop.sim.pipeline.judge import EvalContext, Judge
 from recloop.sim.pipeline.registry import Registry
 from recloop.sim.pipeline.state import ModelRecord, PipelineState
 from recloop.sim.pipeline.validation import Bounds, validate_partition
-from recloop.sim.window import TrainConfig, WindowReader
+from recloop.sim.window import TrainConfig, WindowReader, window_days
 
 PolicyFactory = Callable[[int], Policy]  # model version -> fresh, unfitted policy
 
@@ -52,19 +55,21 @@ class NightlyJob:
 
     def __init__(self, cfg: PipelineConfig, train: TrainConfig, complete_at: float,
                  log: EventLog, models: Path, state: PipelineState, factory: PolicyFactory,
-                 arm: str | None = None) -> None:
+                 arm: str | None = None, nights: int = 0) -> None:
         """``arm``: train and evaluate on that arm's rows only (None: the whole log).
 
         ``state`` is what carries over between nights (its random streams included);
-        ``models`` holds the artifacts.
+        ``models`` holds the artifacts; ``nights``: the run's days, each after a night
+        (a candidate is fitted ahead only for a night that comes).
         """
         self.cfg, self.train, self.complete_at = cfg, train, complete_at
-        self.arm = arm
+        self.arm, self.nights = arm, nights
         self.log, self.factory = log, factory
         self.state = state
         self.registry = Registry(models, state)
         self.windows = WindowReader(log, train, complete_at, arm)
         self.judge = Judge(cfg, train, complete_at, log, self.registry, self.windows)
+        self.ahead = Ahead()
 
     @property
     def quarantined(self) -> set[int]:
@@ -72,7 +77,16 @@ class NightlyJob:
 
     def run(self, day: int, shape: tuple[int, int], k: int, eval_ctx: EvalContext,
             crashed: bool, ctr: dict[int, float]) -> NightOutcome:
-        """One night before ``day``. ``ctr`` maps past days to their online CTR."""
+        """One night before ``day``, then the next night's candidate fitted ahead (when it
+        may be). ``ctr`` maps past days to their online CTR."""
+        self.ahead.wait()  # a fit in flight still reads the windows
+        outcome = self._night(day, shape, k, eval_ctx, crashed, ctr)
+        if day + 1 < self.nights:
+            self.fit_ahead(day + 1, shape)
+        return outcome
+
+    def _night(self, day: int, shape: tuple[int, int], k: int, eval_ctx: EvalContext,
+               crashed: bool, ctr: dict[int, float]) -> NightOutcome:
         version = self.registry.next_version()
         problems = self._validate(day - 1, shape, k) if day > 0 else []
         if crashed or problems:
@@ -91,7 +105,10 @@ class NightlyJob:
             and (day - 1) not in self.quarantined
         if gated:
             peek = self.train.leakage == "window"  # the held-out day leaks into training
-            window = self._fit(candidate, day if peek else day - 1, shape)
+            if peek:
+                window = self._fit(candidate, day, shape)
+            else:
+                candidate, window = self._judged_candidate(candidate, version, day - 1, shape)
             self._note(rec, window)
             rec.judged_train_days = list(window.days)
             honest = self._window(day - 1, shape) if peek else window  # for the baseline
@@ -148,9 +165,40 @@ class NightlyJob:
         self.state.model = self.registry.load(back)
         return NightOutcome(rec, self.state.model)
 
-    def _fit(self, policy: Policy, day: int, shape: tuple[int, int]) -> TrainingWindow:
+    def fit_ahead(self, night: int, shape: tuple[int, int]) -> None:
+        """Start fitting the gate's candidate for the night before day ``night`` now, on a
+        worker thread, when that night will judge one on days all sealed already."""
+        if not self.cfg.gate or self.train.leakage == "window" or night < 2 \
+                or self.state.model is None:
+            return
+        version = self.registry.next_version()
+        candidate, previous = self.factory(version), self.state.model
+        if not candidate.fits_apart:
+            return
+        day = night - 1
+        self.ahead.start(self._ahead_key(version, day),
+                         lambda: (candidate, self._fit(candidate, day, shape, previous)))
+
+    def _judged_candidate(self, candidate: Policy, version: int, day: int,
+                          shape: tuple[int, int]) -> tuple[Policy, TrainingWindow]:
+        """The gate's candidate fitted on days < ``day``, and its window: the one fitted
+        ahead when it was fitted for this night, else ``candidate`` fitted now."""
+        fitted = self.ahead.take(self._ahead_key(version, day))
+        if fitted is not None:
+            return fitted
+        return candidate, self._fit(candidate, day, shape)
+
+    def _ahead_key(self, version: int, day: int) -> Key:
+        """What makes a candidate fitted on days < ``day`` the one a night would fit."""
+        days = window_days(day, self.train.window_days, self.quarantined)
+        return (version, tuple(days), self.log.data_version(days, self.arm),
+                self.registry.production)
+
+    def _fit(self, policy: Policy, day: int, shape: tuple[int, int],
+             previous: Policy | None = None) -> TrainingWindow:
+        """Fit ``policy`` on days < ``day``, starting from ``previous`` (production)."""
         window = self._window(day, shape)
-        policy.fit_from(self.state.model, window)
+        policy.fit_from(previous or self.state.model, window)
         return window
 
     def _window(self, day: int, shape: tuple[int, int]) -> TrainingWindow:
