@@ -47,13 +47,18 @@ class Service:
         Items watched on ``day`` were unseen before it (seen items are never served again),
         so removing that day's clicks from the users' rows restores their start-of-day state.
         """
-        users = np.unique(users)
-        seen = SeenRows(users, self.state.seen[users], self.state.shape[0])
+        ctx = self.rows_context(day, np.unique(users))
         frame = self.log.read([day], ["user", "item", "clicked"])
         clicks = frame[frame["clicked"]]
         who, what = clicks["user"].to_numpy(), clicks["item"].to_numpy()
-        mine = seen.holds(who)
-        seen[who[mine], what[mine]] = False
+        mine = ctx.seen.holds(who)
+        ctx.seen[who[mine], what[mine]] = False
+        return ctx
+
+    def rows_context(self, day: int, users: np.ndarray) -> ServeContext:
+        """The serving context now with a copy of ``users``' watched rows only (sorted,
+        distinct): all a measurement of those users reads, and nothing the day changes."""
+        seen = SeenRows(users, self.state.seen[users], self.state.shape[0])
         return ServeContext(day, 0.0, self.world.catalog.available(day), seen)
 
     def recent(self, members: np.ndarray | None = None) -> sp.csr_matrix | None:

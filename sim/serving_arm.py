@@ -8,11 +8,12 @@ the nightly job and the server.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import replace
 
 import numpy as np
 
-from recloop.sim.fidelity import measure
+from recloop.sim.fidelity import measure_later
 from recloop.sim.impressions import Source, log_organic, log_served
 from recloop.sim.metrics.catalogue import CTR, TOP1_SHARE, arm_values
 from recloop.sim.metrics.inputs import ArmDay, Fidelity
@@ -34,6 +35,7 @@ class ServingArm:
             name, service, job, server, state)
         self.reads_pooled_recent = job.arm is None  # pooled training: everyone's positives
         self.retains = retains
+        self.fidelity: Future[Fidelity] | None = None  # tonight's, until midnight reads it
 
     def night(self, day: int, crashed: bool) -> None:
         """Train, gate and deploy; then, unless the job crashed, precompute the lists."""
@@ -48,16 +50,18 @@ class ServingArm:
             self.server.prepare(st.policy, active[st.members[active]], svc.context(day, 0.0),
                                 popularity)
         st.tally = svc.new_tally(st.members)
-        st.fidelity = self._measure(day)
+        self.fidelity = self._measure(day)
 
-    def _measure(self, day: int) -> Fidelity:
-        """The deployed model against ground truth, on the sample's members still active."""
+    def _measure(self, day: int) -> Future[Fidelity]:
+        """The deployed model against ground truth, on the sample's members still active,
+        as the day begins: measured on a worker thread from copies, read at midnight."""
         svc, st = self.service, self.state
         users = svc.fidelity_users
         users = users[st.members[users] & svc.state.users.active[users]]
         assert st.policy is not None
-        return measure(st.policy, users, svc.state.users.taste[users], svc.context(day, 0.0),
-                       svc.world, svc.item_value, svc.cfg.serving.k)
+        return measure_later(st.policy, users, svc.state.users.taste[users],
+                             svc.rows_context(day, users), svc.world, svc.item_value,
+                             svc.cfg.serving.k)
 
     def _apply_epsilon(self) -> None:
         """Adaptive exploration: the controller's epsilon carries across model deploys."""
@@ -128,6 +132,8 @@ class ServingArm:
         st, svc = self.state, self.service
         catalog = svc.world.catalog
         st.never_shown &= st.tally.impressions == 0
+        if self.fidelity is not None:
+            st.fidelity, self.fidelity = self.fidelity.result(), None
         assert st.night is not None
         values = arm_values(ArmDay(
             day, st.tally, catalog.available(day), svc.item_value, st.never_shown,

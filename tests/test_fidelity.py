@@ -20,12 +20,14 @@ from recloop.agents.choice import ChoiceConfig, examination, utility_for_all_ite
 from recloop.agents.population import PopulationConfig, generate_population
 from recloop.policies.base import allowed_items
 from recloop.policies.oracle import OracleConfig, OraclePolicy
+from recloop.policies.seen import SeenRows
 from recloop.policies.simple import RandomConfig, RandomPolicy
 from recloop.policies.types import ServeContext
 from recloop.sim.fidelity import (
     AGREEMENT_ROWS,
     agreement_in_chunks,
     measure,
+    measure_later,
     random_welfare,
     slate_welfare,
 )
@@ -118,3 +120,20 @@ def test_measuring_leaves_the_models_stream_alone(world: World) -> None:
     ctx = context(world)
     assert np.array_equal(policy.recommend(np.arange(9), 5, ctx).items,
                           twin.recommend(np.arange(9), 5, ctx).items)
+
+
+def test_a_measurement_on_a_worker_is_the_measurement_as_it_was_started(world: World) -> None:
+    """The model is copied and the watched rows are a snapshot: whatever happens after the
+    start (the model serves, everyone watches everything) leaves the result alone."""
+    policy = RandomPolicy(world.metadata(), np.random.default_rng(6), RandomConfig())
+    twin = RandomPolicy(world.metadata(), np.random.default_rng(6), RandomConfig())
+    users, ctx = np.arange(0, 400, 3), context(world)
+    rows = ServeContext(0, 0.0, ctx.available, SeenRows(users, ctx.seen[users], 400))
+    taste = world.population.taste[users]
+    later = measure_later(policy, users, taste, rows, world, world.mean_item_utility(), 10)
+    policy.recommend(np.arange(50), 10, ctx)
+    ctx.seen[:] = True
+    now = measure(twin, users, taste, context(world), world, world.mean_item_utility(), 10)
+    got = later.result()
+    np.testing.assert_array_equal(got.agreement, now.agreement)
+    assert (got.served, got.random, got.oracle) == (now.served, now.random, now.oracle)

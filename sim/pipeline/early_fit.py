@@ -17,13 +17,12 @@ the work happens moves.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
-from threadpoolctl import threadpool_limits
+from recloop.sim.worker import on_worker
 
 Key = tuple[Any, ...]
-WORKER_THREADS = 1  # the fit's OpenMP threads: the day's sessions keep the other core
 
 
 class Ahead:
@@ -36,9 +35,7 @@ class Ahead:
     def start(self, key: Key, fit: Callable[[], Any]) -> None:
         """Run ``fit`` on a worker thread for the night ``key`` describes."""
         self.wait()
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recloop-fit-ahead")
-        self._key, self._future = key, pool.submit(_on_one_thread, fit)
-        pool.shutdown(wait=False)
+        self._key, self._future = key, on_worker(fit)
 
     def take(self, key: Key) -> Any | None:
         """What was fitted for ``key`` (after waiting for it), or None: nothing was fitted
@@ -63,7 +60,3 @@ class Ahead:
         self.wait()
         return {"_key": None, "_future": None}
 
-
-def _on_one_thread(fit: Callable[[], Any]) -> Any:
-    with threadpool_limits(WORKER_THREADS, "openmp"):
-        return fit()
