@@ -15,16 +15,29 @@ would make a night whose fit outlasts the day (a million users) wait on a single
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import TypeVar
 
 T = TypeVar("T")
 
 
 def on_worker(work: Callable[[], T]) -> Future[T]:
-    """``work`` running on a thread of its own; its result (or error) is the future's."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recloop-worker")
-    future = pool.submit(work)
-    pool.shutdown(wait=False)
+    """``work`` running on a thread of its own; its result (or error) is the future's.
+
+    A daemon thread: an interrupted run exits at once instead of waiting for a fit it will
+    never use (minutes at a million users). The work writes no file, so nothing is left
+    half-written.
+    """
+    future: Future[T] = Future()
+
+    def run() -> None:
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result(work())
+        except BaseException as err:  # noqa: BLE001 - handed to whoever reads the result
+            future.set_exception(err)
+
+    threading.Thread(target=run, name="recloop-worker", daemon=True).start()
     return future
