@@ -5,8 +5,8 @@ judged on day d-1. Those days are all sealed when day d-1 begins, so its fit can
 on a worker thread beside the day's sessions: the sessions keep the main thread busy with
 small array operations, while ALS and BPR fit in compiled code that does not hold the
 interpreter. The night takes the fitted candidate when it is still the one it would fit
-(``Ahead.key``: the same version, window days, data version and model to start from);
-anything else (a rollback, a crashed or failed night) makes it fit as before.
+(``NightlyJob._ahead_key``: the same version, window days, data version and model to start
+from); anything else (a rollback, a crashed or failed night) makes it fit as before.
 
 Only policies that declare ``fits_apart`` are fitted ahead: their fit reads nothing but the
 window and the model serving now, draws only from the candidate's own stream and gives the
