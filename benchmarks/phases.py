@@ -7,11 +7,17 @@ call it; a run without it is untouched.
 
 Batch lists are ranked at a user's first request of the day, so ``lists`` is time spent
 during the day (and, for hybrid serving, at night); it is reported apart from both.
+
+Only the main thread's calls are timed. Work on a worker thread (``sim/worker.py``: the
+early fit, the fidelity sample) overlaps the main thread's phases and is not counted; the
+main thread's wait for it is (an early fit's in ``training``, the fidelity result's at
+midnight).
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -20,12 +26,14 @@ from typing import Any
 from recloop.policies import base, factor, wrappers
 from recloop.sim import engine, service, serving, serving_arm
 from recloop.sim import window as window_module
-from recloop.sim.pipeline import judge, nightly
+from recloop.sim.pipeline import early_fit, judge, nightly
 
 # (owner, method name, phase), outermost first
 WRAPPED: list[tuple[Any, str, str]] = [
     (engine.Engine, "night", "night: validation, registry, other"),
     (nightly.NightlyJob, "_fit", "night: training"),
+    (early_fit.Ahead, "take", "night: training"),
+    (early_fit.Ahead, "wait", "night: training"),
     (base.Policy, "refit", "night: training"),
     (factor.ALSPolicy, "refit", "night: training"),
     (wrappers.Wrapper, "refit", "night: training"),
@@ -51,6 +59,8 @@ class PhaseClock:
     def wrap(self, fn: Callable[..., Any], phase: str) -> Callable[..., Any]:
         @functools.wraps(fn)
         def timed(*args: Any, **kwargs: Any) -> Any:
+            if threading.current_thread() is not threading.main_thread():
+                return fn(*args, **kwargs)  # overlaps the main thread: not a phase of its own
             self._nested.append(0.0)
             start = time.perf_counter()
             try:
