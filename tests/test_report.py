@@ -15,13 +15,13 @@ from plotly.offline import get_plotlyjs
 
 from recloop.experiments.aggregate import combined_metrics, final_means, seed_bands, seed_stats
 from recloop.experiments.lorenz import lorenz_curve, lorenz_gini, mean_lorenz
+from recloop.experiments.parameters import parameter_figure, summary_table
 from recloop.experiments.report import (
     OTHER_SECTION,
     build_figures,
     build_report_html,
     write_report,
 )
-from recloop.experiments.report_cli import parameter_figure, summary_table
 from recloop.experiments.runs import (
     Run,
     assign_variants,
