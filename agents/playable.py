@@ -44,7 +44,7 @@ class Unwatched:
     """Released and not yet watched by the row's user, and not the row's ``just`` item."""
 
     available: np.ndarray  # bool[n_items]
-    seen: Any  # the watched matrix (``policies.watched.Watched`` or dense bool)
+    seen: Any  # the watched matrix (``policies.watched`` or dense bool)
     users: np.ndarray  # the user of each batch row
     just: np.ndarray  # int[n]: the title each row's session just played (-1: none)
 

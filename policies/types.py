@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from recloop.policies.bits import BitMatrix
 from recloop.policies.seen import SeenRows
 from recloop.policies.watched import Watched
 
@@ -65,7 +66,7 @@ class ServeContext:
     """What the serving path knows at request time.
 
     ``available`` marks items released by now. ``seen`` marks, per user, everything already
-    watched as logged (a bit per pair, ``policies.watched.Watched``; offline evaluation
+    watched as logged (``policies.watched``; offline evaluation
     passes only the evaluated users' rows, ``policies.seen.SeenRows``; tests may pass a
     dense bool matrix); policies never recommend those again. ``recent`` holds today's
     logged positives so far (users × items) for real-time serving to fold in; ``None`` when
@@ -79,7 +80,7 @@ class ServeContext:
     available: np.ndarray  # bool[n_items]
     seen: Watched | SeenRows | np.ndarray  # [n_users, n_items], or the asked-about users' rows
     recent: sp.csr_matrix | None = None
-    candidates: Watched | np.ndarray | None = None  # [n_users, n_items] flags
+    candidates: BitMatrix | np.ndarray | None = None  # [n_users, n_items] flags
 
 
 @dataclass(frozen=True)

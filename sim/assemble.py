@@ -20,7 +20,7 @@ from recloop.agents.users import UserState
 from recloop.policies.base import Policy
 from recloop.policies.registry import POLICIES, make_policy
 from recloop.policies.types import ItemMetadata
-from recloop.policies.watched import Watched
+from recloop.policies.watched import watched_matrix
 from recloop.sim.ab_readout import ABReadout
 from recloop.sim.alarms import HOLDOUT_ALARM, AlarmState
 from recloop.sim.assignment import CONTROL, HOLDOUT, TREATMENT, arm_plan
@@ -53,7 +53,7 @@ def initial_state(cfg: RunConfig, world: World, streams: Streams) -> RunState:
     """The run before its first night."""
     n_users, n_items = world.population.n_users, world.catalog.n_items
     return RunState(users=UserState.initial(world.population, cfg.users, world.catalog.n_genres),
-                    seen=Watched(n_users, n_items), arms={},
+                    seen=watched_matrix(n_users, n_items), arms={},
                     streams={name: streams.rng(name) for name in SHARED_STREAMS},
                     plays=np.zeros(n_items, dtype=np.int64),
                     requests_today=np.zeros(n_users, dtype=np.int64),

@@ -5,16 +5,17 @@ Without it a run too big for memory died of ``MemoryError`` minutes in (a millio
 or ran into swap, or was killed by the kernel with nothing recorded. The estimate is a
 plain formula fitted to measured peaks (maximum resident set size, ``days=2``, ALS)::
 
-    peak ≈ BASE + PER_USER·U + PER_ITEM·I + PER_PAIR·U·I
+    peak ≈ BASE + PER_USER·U + PER_ITEM·I + watched(U, I) [+ HYBRID_PER_PAIR·U·I]
            + (U + I)·(PER_LATENT·latent_dim + PER_FACTOR·factors of each trained policy)
 
 with ``U`` every user the run may see (sign-ups included) and ``I`` the catalog. Measured
-(users × items → MiB): 1k × 300 → 266, 20k × 300 → 358, 10k × 2k → 328, 1k × 20k → 481,
-5k × 20k → 512, 1k × 60k → 901, 100k × 10k → 870, 200k × 20k → 1,833; the formula lies
-0.23-0.3 GiB above each (``BASE`` is generous: other policies load more libraries).
-``U·I`` is the watched matrix, a bit per pair, and for hybrid serving the nightly
-candidate mask, another bit per pair; per item, the scores and rankings of a chunk of
-users.
+(users × items → MiB, 2026-12-03): 1k × 300 → 256, 20k × 300 → 369, 10k × 2k → 338,
+1k × 20k → 614, 5k × 20k → 666, 1k × 60k → 819, 100k × 10k → 911, 200k × 20k → 1,638; the
+formula lies 0.07-0.5 GiB above each (``BASE`` is generous: other policies load more
+libraries). ``watched`` is the watched matrix as a long run leaves it
+(``policies.watched.late_nbytes``: a bit per pair below 4,096 items, per-user lists above);
+hybrid serving adds its nightly candidate mask, a bit per pair; per item, the scores and
+rankings of a chunk of users.
 
 Available memory is ``MemAvailable`` from ``/proc/meminfo``, lowered to a cgroup limit when
 one is set; where neither can be read the check is skipped rather than guessed.
@@ -26,11 +27,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+from recloop.policies.watched import late_nbytes
+
 GIB = 2**30
 BASE = 0.5 * GIB  # interpreter, numpy, pandas, pyarrow, implicit, simpy loaded
 PER_USER = 4 * 1024  # population state, per-user streams, sessions, the day's log rows
 PER_ITEM = 10 * 1024  # per item: nightly scores and rankings, tallies, the gate's baselines
-PER_PAIR = 0.125  # bytes per (user, item): the watched matrix, a bit each
 HYBRID_PER_PAIR = 0.125  # hybrid serving's nightly candidate mask, a bit each
 PER_LATENT = 8  # float64 per (user or item, latent dimension): true tastes, item vectors
 PER_FACTOR = 12  # float32 factors, their copy in the registry, a solver buffer
@@ -40,8 +42,9 @@ MAX_THREADS_PER_CORE = 4  # more training threads than this only adds memory and
 def estimate_bytes(cfg: Any) -> float:
     """Peak resident memory of a run of ``cfg``, in bytes."""
     users, items = population_size(cfg), cfg.catalog.n_items
-    per_pair = PER_PAIR + (HYBRID_PER_PAIR if cfg.serving.name == "hybrid" else 0.0)
-    total = BASE + PER_USER * users + PER_ITEM * items + per_pair * users * items
+    total = BASE + PER_USER * users + PER_ITEM * items + late_nbytes(users, items)
+    if cfg.serving.name == "hybrid":
+        total += HYBRID_PER_PAIR * users * items
     total += PER_LATENT * (users + items) * cfg.catalog.latent_dim
     for policy in _trained_policies(cfg):
         total += PER_FACTOR * (users + items) * getattr(policy, "factors", 0)

@@ -26,9 +26,9 @@ import numpy as np
 
 from recloop.conf.ranges import Between, one_of, ranged
 from recloop.policies.base import Policy
+from recloop.policies.bits import BitMatrix
 from recloop.policies.shifted import ExploredLists
 from recloop.policies.types import ServeContext, Slates
-from recloop.policies.watched import Watched
 from recloop.sim.eventlog import SERVING_PATHS
 
 BATCH, REALTIME, POPULAR = (SERVING_PATHS.index(p) for p in ("batch", "realtime", "popular"))
@@ -56,7 +56,7 @@ class ServingLists:
     # how the table was drawn (row u: user u), to restate propensities as items move up;
     # None when moving cannot change them (deterministic lists) or the policy cannot say
     explored: ExploredLists | None = None
-    allowed: Watched | None = None  # hybrid: [n_users, n_items] candidates, as bits
+    allowed: BitMatrix | None = None  # hybrid: [n_users, n_items] candidates, as bits
     popular: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
 
 
@@ -103,7 +103,7 @@ class Server:
         if self.mode == "hybrid":
             self._rank_owed(policy, users)
             items = lists.table.items
-            allowed = Watched(*ctx.seen.shape)  # a bit per (user, item), like the watched
+            allowed = BitMatrix(*ctx.seen.shape)  # a bit per (user, item)
             rows, cols = np.nonzero(items >= 0)
             allowed[rows, items[rows, cols]] = True
             lists.allowed = allowed

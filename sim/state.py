@@ -86,7 +86,7 @@ class RunState:
     """The run at one moment."""
 
     users: UserState
-    seen: Watched  # [n_users, n_items]: watched (clicked) so far, a bit per pair
+    seen: Watched  # [n_users, n_items]: watched (clicked) so far (``policies.watched``)
     arms: dict[str, ArmState]
     streams: dict[str, np.random.Generator]  # the shared world's streams, by purpose
     plays: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # per item

@@ -8,8 +8,8 @@ import pytest
 
 from recloop.policies import base, near_top, ranking
 from recloop.policies.base import ScoringPolicy
+from recloop.policies.bits import BitMatrix
 from recloop.policies.types import ItemMetadata, ServeContext
-from recloop.policies.watched import Watched
 
 N_USERS, N_ITEMS, N = 300, 5_000, 20
 
@@ -44,7 +44,7 @@ def world() -> tuple[Planted, ServeContext]:
     seen = rng.random((N_USERS, N_ITEMS)) < 0.05
     seen[10:15, : N_ITEMS - 5] = True  # five allowed items: fewer than N
     available = rng.random(N_ITEMS) < 0.95
-    return Planted(scores), ServeContext(3, 0.0, available, Watched.from_dense(seen))
+    return Planted(scores), ServeContext(3, 0.0, available, BitMatrix.from_dense(seen))
 
 
 def test_near_top_ranking_equals_the_full_ranking(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,7 +17,7 @@ from scipy.stats import chi2_contingency, chisquare
 from recloop.agents.choice import ChoiceConfig, utility_for_all_items
 from recloop.agents.organic import OrganicConfig, find
 from recloop.agents.playable import Unwatched
-from recloop.policies.watched import Watched
+from recloop.policies.bits import BitMatrix
 from recloop.sim.config import RunConfig
 from recloop.sim.story import simulate
 
@@ -76,7 +76,7 @@ def test_rejection_draws_from_the_whole_catalog_like_a_scan() -> None:
 
 def test_unwatched_rows_and_pairs_agree_with_the_mask_they_stand_for() -> None:
     rng = np.random.default_rng(8)
-    seen = Watched.from_dense(rng.random((30, 50)) < 0.3)
+    seen = BitMatrix.from_dense(rng.random((30, 50)) < 0.3)
     available = rng.random(50) < 0.9
     users = rng.integers(0, 30, 12)
     just = np.where(rng.random(12) < 0.5, rng.integers(0, 50, 12), -1)
