@@ -134,14 +134,13 @@ class WatchLists:
         owners = users[first]
         overflow = (self.row[owners] < 0) & (self.count[owners] + sizes > self.titles.shape[1])
         self._widen(owners[overflow])
-        wide = self.row[users] >= 0
-        if wide.any():
-            self.wide[self.row[users[wide]], items[wide]] = True
-        listed = np.repeat(self.row[owners] < 0, sizes)
+        narrow = self.row[owners] < 0
+        listed = np.repeat(narrow, sizes)
+        if not listed.all():
+            self.wide[self.row[users[~listed]], items[~listed]] = True
         slot = self.count[users] + np.arange(users.size) - np.repeat(first, sizes)
         self.titles[users[listed], slot[listed]] = items[listed] + 1
-        fits = owners[self.row[owners] < 0]
-        self.count[fits] += sizes[self.row[owners] < 0]
+        self.count[owners[narrow]] += sizes[narrow]
 
     def _widen(self, users: np.ndarray) -> None:
         """Move these users' lists into new bit rows."""
