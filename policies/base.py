@@ -27,6 +27,7 @@ from recloop.policies.near_top import near_top, worth_it
 from recloop.policies.ranking import top_k_jittered, top_k_scored, top_of_near
 from recloop.policies.shifted import ExploredLists
 from recloop.policies.types import ItemMetadata, ServeContext, Slates, TrainingWindow
+from recloop.policies.watched import WatchLists
 
 SCORE_CHUNK = 512  # the most users scored at once
 SCORE_BLOCK = 2_560_000  # scores per block: 256 users of 10k items, 128 of 20k (10 MB float32)
@@ -185,7 +186,7 @@ class ScoringPolicy(Policy):
         scaled per row so one user's large scores never drown another's small ones.
         """
         bound = 1e-6 * largest_magnitude(scores) + np.float32(1e-30)
-        scores[blocked_items(users, ctx)] = -np.inf
+        mask_blocked(scores, users, ctx)
         if not worth_it(n, scores.shape[1]):
             scores += self._tie_order(users) * bound
             return top_k_scored(scores, n)
@@ -229,6 +230,17 @@ def allowed_items(users: np.ndarray, ctx: ServeContext) -> np.ndarray:
     """bool[len(users), n_items]: released, not yet watched and, when serving restricts each
     user to a candidate set (hybrid serving), in that set."""
     return ~blocked_items(users, ctx)
+
+
+def mask_blocked(scores: np.ndarray, users: np.ndarray, ctx: ServeContext) -> None:
+    """``scores[blocked_items(users, ctx)] = -inf``; from the watched lists' pairs when the
+    watched titles come as lists (a few dozen a user, not a dense row per user)."""
+    if ctx.candidates is not None or not isinstance(ctx.seen, WatchLists):
+        scores[blocked_items(users, ctx)] = -np.inf
+        return
+    scores[ctx.seen.pairs(users)] = -np.inf
+    if not ctx.available.all():
+        scores[:, ~ctx.available] = -np.inf
 
 
 def blocked_items(users: np.ndarray, ctx: ServeContext) -> np.ndarray:

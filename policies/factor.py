@@ -85,7 +85,23 @@ class _FactorPolicy(WindowPolicy):
     def score(self, users: np.ndarray, ctx: ServeContext) -> np.ndarray:
         if self.user_factors_ is None or self.item_factors_ is None:
             return self._with_prior(np.zeros((users.size, self.items.n_items), np.float32))
-        return self._with_prior(rowwise_product(self._user_rows(users, ctx), self.item_factors_.T))
+        rows = self._user_rows(users, ctx)
+        precision = np.result_type(rows, self.item_factors_)
+        return self._with_prior(rowwise_product(rows, self._wide_items(), precision))
+
+    def _wide_items(self) -> np.ndarray:
+        """float64[d, n_items]: the item factors transposed and widened once per model, as
+        ``rowwise_product`` would widen them for every chunk (same layout, so the same bits).
+        Kept beside the factors they came from, so new factors are never scored with old."""
+        factors = self.item_factors_
+        cached = self.__dict__.get("_wide")
+        if cached is None or cached[0] is not factors:
+            cached = self._wide = (factors, factors.T.astype(np.float64))
+        return cached[1]
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Model files hold the factors, not their widened copy."""
+        return {key: value for key, value in self.__dict__.items() if key != "_wide"}
 
     @abstractmethod
     def _model(self, random_state: int) -> object:

@@ -46,13 +46,21 @@ def worth_it(n: int, n_items: int) -> bool:
 def near_top(scores: np.ndarray, bound: np.ndarray, n: int) -> NearTop:
     """``scores``: float32[rows, m], -inf where not allowed, not jittered; ``bound``:
     float32[rows, 1], the jitter's upper bound per row."""
-    threshold = sample_threshold(scores, OVERSHOOT * n)
-    near = scores >= threshold - 2 * bound
-    counts = near.sum(axis=1)
-    # a row of ties (a cold user's flat scores) leaves most columns near: rank it in full
-    wide = counts > scores.shape[1] // 8
-    near[wide], counts[wide] = False, 0
-    rows, cols = sparse_nonzero(near)
+    m = scores.shape[1]
+    sample = strided_sample(scores)
+    threshold = sample_threshold(sample, OVERSHOOT * n, m)
+    reach = threshold - 2 * bound
+    # a row of ties (a cold user's flat scores) leaves most columns near: rank it in full.
+    # Its sample shows it, so its columns are never listed; the count catches what it missed
+    wide = (sample >= reach).sum(axis=1) > sample.shape[1] // 8
+    reach[wide] = np.inf
+    rows, cols = np.divmod(np.flatnonzero(scores >= reach), m)
+    counts = np.bincount(rows, minlength=scores.shape[0])
+    missed = counts > m // 8
+    if missed.any():
+        kept = ~missed[rows]
+        rows, cols = rows[kept], cols[kept]
+        counts[missed], wide = 0, wide | missed
     slot = np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)
     width = int(counts.max(initial=0))
     columns = np.zeros((scores.shape[0], width), dtype=np.intp)
@@ -62,21 +70,13 @@ def near_top(scores: np.ndarray, bound: np.ndarray, n: int) -> NearTop:
     return NearTop(columns, values, (reached < n) | wide)
 
 
-def sample_threshold(scores: np.ndarray, above: int) -> np.ndarray:
-    """float[rows, 1]: per row, a score about ``above`` of its columns reach, read off
-    every ``stride``-th column (its rank-th largest, rank scaled to the sample)."""
-    m = scores.shape[1]
-    sample = scores[:, :: max(1, m // SAMPLE)]
+def strided_sample(scores: np.ndarray) -> np.ndarray:
+    """About ``SAMPLE`` columns of every row, evenly spaced (a view)."""
+    return scores[:, :: max(1, scores.shape[1] // SAMPLE)]
+
+
+def sample_threshold(sample: np.ndarray, above: int, m: int) -> np.ndarray:
+    """float[rows, 1]: per row, a score about ``above`` of a row's ``m`` columns reach,
+    read off ``sample``, every stride-th column (its rank-th largest, rank scaled to it)."""
     rank = min(-(-above * sample.shape[1] // m), sample.shape[1])  # ceil, at most all
     return np.partition(sample, sample.shape[1] - rank, axis=1)[:, -rank, None]
-
-
-def sparse_nonzero(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``np.nonzero`` of a C-contiguous 2-D bool array that is mostly False, 3x faster:
-    eight flags are read as one uint64 word, and only words holding a True are unpacked."""
-    flat = mask.reshape(-1)
-    if flat.size % 8:
-        flat = np.concatenate([flat, np.zeros(-flat.size % 8, dtype=bool)])
-    words = np.flatnonzero(flat.view(np.uint64))
-    word, bit = np.nonzero(flat.reshape(-1, 8)[words])
-    return np.divmod(words[word] * 8 + bit, mask.shape[1])

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from recloop.conf.distinct import distinct
 from recloop.policies.bits import BitMatrix
 
 SLOTS = 64  # titles a user's list holds before the user moves to a bit row
@@ -102,14 +103,23 @@ class WatchLists:
     def _rows(self, users: np.ndarray) -> np.ndarray:
         """bool[len(users), n_items]."""
         out = np.zeros((users.size, self.n_items), dtype=bool)
+        out[self.pairs(users)] = True
+        return out
+
+    def pairs(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The pairs of ``np.nonzero(self[users])`` (in another order) without the dense
+        rows: (position in ``users``, title) of every watched title, so a scorer masks a few
+        dozen entries a user instead of a row."""
+        users = np.asarray(users, dtype=np.intp).reshape(-1)
         titles = self.titles[users]
         at, slot = np.nonzero(titles)
-        out[at, titles[at, slot].astype(np.intp) - 1] = True
+        listed = titles[at, slot].astype(np.intp) - 1
         row = self.row[users]
         wide = np.flatnonzero(row >= 0)
-        if wide.size:
-            out[wide] = self.wide[row[wide]]
-        return out
+        if wide.size == 0:
+            return at, listed
+        which, items = np.divmod(np.flatnonzero(self.wide[row[wide]]), self.n_items)
+        return np.concatenate([at, wide[which]]), np.concatenate([listed, items])
 
     def __setitem__(self, key: tuple[Any, Any], value: bool) -> None:
         if not isinstance(key, tuple) or not isinstance(value, bool | np.bool_):
@@ -125,7 +135,7 @@ class WatchLists:
         """Flag the pairs not flagged yet: in the user's list when it has room, else in the
         user's bit row (created, with the list moved into it, when the list overflows)."""
         new = ~self._holds(users, items)
-        pairs = np.unique(users[new] * self.n_items + items[new])  # by user, once each
+        pairs = distinct(users[new] * self.n_items + items[new])  # by user, once each
         if pairs.size == 0:
             return
         users, items = np.divmod(pairs, self.n_items)
@@ -160,7 +170,7 @@ class WatchLists:
         wide = row >= 0
         if wide.any():
             self.wide[row[wide], items[wide]] = False
-        owners = np.unique(users[~wide])
+        owners = distinct(users[~wide])
         if owners.size == 0:
             return
         titles = self.titles[owners]

@@ -92,8 +92,18 @@ def test_the_threshold_leaves_about_the_aimed_number_of_columns() -> None:
     assert near.scores.shape[1] < 20_000 / 20
 
 
-@pytest.mark.parametrize("shape", [(7, 13), (3, 8), (1, 1), (0, 5)])
-def test_sparse_nonzero_is_nonzero(shape: tuple[int, int]) -> None:
-    mask = np.random.default_rng(3).random(shape) < 0.2
-    for got, want in zip(near_top.sparse_nonzero(mask), np.nonzero(mask), strict=True):
-        np.testing.assert_array_equal(got, want)
+@pytest.mark.parametrize("rows", [0, 1, 9])
+def test_near_columns_are_every_column_within_reach_in_order(rows: int) -> None:
+    rng = np.random.default_rng(3)
+    scores = rng.normal(size=(rows, 5_000)).astype(np.float32)
+    scores[rng.random(scores.shape) < 0.01] = -np.inf
+    bound = np.full((rows, 1), 1e-2, np.float32)
+    near = near_top.near_top(scores, bound, N)
+    sample = near_top.strided_sample(scores)
+    reach = near_top.sample_threshold(sample, near_top.OVERSHOOT * N, 5_000) - 2 * bound
+    assert near.columns.shape[0] == rows
+    for row in range(rows):
+        want = np.flatnonzero(scores[row] >= reach[row])
+        np.testing.assert_array_equal(near.columns[row, : want.size], want)
+        np.testing.assert_array_equal(near.scores[row, : want.size], scores[row, want])
+        assert np.isneginf(near.scores[row, want.size:]).all()

@@ -13,7 +13,9 @@ import pandas as pd
 import pytest
 
 from recloop.policies import watched
+from recloop.policies.base import mask_blocked
 from recloop.policies.bits import BitMatrix
+from recloop.policies.types import ServeContext
 from recloop.policies.watched import WatchLists, watched_matrix
 from recloop.sim.config import RunConfig
 from recloop.sim.story import simulate
@@ -54,6 +56,28 @@ def test_rows_and_pairs_read_like_the_dense_matrix(make: Make) -> None:
     np.testing.assert_array_equal(packed[np.ix_(users, [0, 202])], dense[np.ix_(users, [0, 202])])
     assert packed.shape == dense.shape and packed[users].dtype == bool
     np.testing.assert_array_equal(packed.to_dense(), dense)
+
+
+def test_list_pairs_are_the_dense_rows_nonzero_listed_users_and_wide_alike() -> None:
+    dense, lists = pair(short_lists)
+    users = np.array([5, 0, 36, 5, 2])
+    at, items = lists.pairs(users)
+    got = np.zeros((users.size, N_ITEMS), dtype=bool)
+    got[at, items] = True
+    np.testing.assert_array_equal(got, dense[users])
+    assert at.size == dense[users].sum()  # each watched title once
+    assert (lists.row[users] >= 0).any() and (lists.row[users] < 0).any()
+
+
+def test_masking_from_list_pairs_blocks_what_the_dense_mask_blocks() -> None:
+    dense, lists = pair(short_lists)
+    available = np.random.default_rng(2).random(N_ITEMS) < 0.9
+    users = np.array([3, 36, 0, 3])
+    scores = np.random.default_rng(4).random((users.size, N_ITEMS)).astype(np.float32)
+    want, got = scores.copy(), scores.copy()
+    want[dense[users] | ~available] = -np.inf
+    mask_blocked(got, users, ServeContext(day=0, hour=0.0, available=available, seen=lists))
+    np.testing.assert_array_equal(got, want)
 
 
 def test_the_skewed_draw_leaves_users_of_both_kinds() -> None:
