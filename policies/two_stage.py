@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from recloop.conf.distinct import distinct
 from recloop.conf.ranges import Between, ranged
 from recloop.policies.base import SCORE_CHUNK, Policy, shown_once
 from recloop.policies.factor import ALSConfig, ALSPolicy
@@ -111,7 +112,7 @@ class TwoStagePolicy(Policy):
         known = window.interactions if window.leaky else last.before
         als = ALSPolicy(self.items, self.rng, self.cfg)
         als.fit(replace(window, interactions=known))
-        users = np.unique(last.users)
+        users = distinct(last.users)
         ctx = ServeContext(
             day=last.day,
             hour=0.0,

@@ -83,7 +83,9 @@ class Engine:
         start = 24.0 * day + tick * tick_hours
         for users, offset in zip(session_rounds(counts), offsets, strict=True):
             # a user still in a visit (another slate asked for) does not start a new one
-            staying = state.users.active[users] & ~np.isin(users, state.pending.users)
+            # a table of user ids: NumPy's other way hashes the pending ids (conf/distinct.py)
+            staying = state.users.active[users] & ~np.isin(users, state.pending.users,
+                                                           kind="table")
             if staying.any():
                 times = start + offset[staying] * tick_hours
                 self.run_round(day, users[staying], times, times, first=True)

@@ -12,6 +12,7 @@ import scipy.sparse as sp
 
 from recloop.agents.draws import Draws, KeyedDraws, StreamDraws
 from recloop.agents.users import Users
+from recloop.conf.distinct import distinct
 from recloop.policies.seen import SeenRows
 from recloop.policies.types import ServeContext
 from recloop.sim.config import RunConfig
@@ -47,7 +48,7 @@ class Service:
         Items watched on ``day`` were unseen before it (seen items are never served again),
         so removing that day's clicks from the users' rows restores their start-of-day state.
         """
-        ctx = self.rows_context(day, np.unique(users))
+        ctx = self.rows_context(day, distinct(users))
         frame = self.log.read([day], ["user", "item", "clicked"])
         clicks = frame[frame["clicked"]]
         who, what = clicks["user"].to_numpy(), clicks["item"].to_numpy()

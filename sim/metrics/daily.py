@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recloop.agents.population import SEGMENT_NAMES
+from recloop.conf.distinct import distinct
 from recloop.sim.eventlog import SERVING_PATHS
 from recloop.sim.metrics.slates import intra_list_diversity
 
@@ -119,7 +120,7 @@ class DayTally:
         """Per item: how many distinct users were shown it today."""
         if not self.reach:
             return np.zeros(self.n_items, dtype=np.int64)
-        pairs = np.unique(np.concatenate(self.reach))
+        pairs = distinct(np.concatenate(self.reach))
         return np.bincount(pairs % self.n_items, minlength=self.n_items)
 
     def add_organic(self, plays: int, utility: float) -> None:

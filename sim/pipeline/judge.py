@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from recloop.conf.distinct import distinct
 from recloop.policies.base import Policy
 from recloop.policies.types import ServeContext, TrainingWindow
 from recloop.policies.wrappers import greedy
@@ -80,7 +81,7 @@ class Judge:
         that day's users, with the logging policy's propensities (IPS, SNIPS, cascade)."""
         frame = self.log.read([day], [*SLATE_COLUMNS, "serving_path"], arm=self.arm)
         frame = frame[frame["serving_path"] != LOG_PATHS[ORGANIC]]  # found, not served
-        users = np.unique(frame["user"].to_numpy())
+        users = distinct(frame["user"].to_numpy())
         if users.size > self.cfg.eval_users:
             users = np.sort(self.state.estimate_rng.choice(users, self.cfg.eval_users, replace=False))
         frame = frame[frame["user"].isin(users)]
