@@ -14,6 +14,7 @@ import pytest
 from agent_contract import small_catalog
 from scipy.stats import chi2_contingency, chisquare
 
+from recloop.agents import organic
 from recloop.agents.choice import ChoiceConfig, utility_for_all_items
 from recloop.agents.organic import OrganicConfig, find
 from recloop.agents.playable import Unwatched
@@ -124,3 +125,28 @@ def test_organic_plays_are_logged_apart_trained_on_and_never_reweighted(
     model = result.policy().base
     window_plays = log[log.clicked & log.day.isin(days)].groupby("item").size()
     assert model.counts_[window_plays.index].sum() == window_plays.sum()
+
+
+def test_staged_proposals_accept_the_first_that_weighing_all_at_once_accepts() -> None:
+    """``first_accepted`` weighs the rows still searching a stage at a time; its pick must
+    be the first accepted of all ``REJECTION_TRIES`` proposals weighed together."""
+    catalog = small_catalog()
+    rng = np.random.default_rng(8)
+    n, tries = 3_000, organic.REJECTION_TRIES
+    taste = rng.normal(size=(n, catalog.vectors.shape[1]))
+    taste /= np.linalg.norm(taste, axis=1, keepdims=True)
+    allowed = organic.as_playable(rng.random((n, catalog.n_items)) < 0.5)
+    reach = 2.0 * catalog.vector_norms
+    cdf = np.cumsum(np.exp(reach - reach.max()))
+    u = rng.random((n, 2 * tries))
+    found = np.arange(n)
+    got = organic.first_accepted(u, cdf, reach, taste, found, allowed, catalog, 2.0)
+    proposed = np.minimum(np.searchsorted(cdf, u[:, :tries] * cdf[-1], side="right"),
+                          cdf.size - 1)
+    affinity = np.einsum("nd,nkd->nk", taste, catalog.vectors[proposed].astype(np.float64))
+    accepted = (u[:, tries:] < np.exp(2.0 * affinity - reach[proposed])) \
+        & allowed.pairs(found, proposed)
+    want = np.where(accepted.any(axis=1), proposed[found, accepted.argmax(axis=1)], -1)
+    np.testing.assert_array_equal(got, want)
+    first = accepted.argmax(axis=1)[accepted.any(axis=1)]
+    assert (first >= organic.STAGE).any() and (want == -1).any()  # later stages and misses ran
