@@ -22,12 +22,12 @@ from typing import Any
 
 import numpy as np
 
+from recloop.policies.allowed import mask_blocked
 from recloop.policies.chunk_threads import run_chunks
 from recloop.policies.near_top import near_top, worth_it
 from recloop.policies.ranking import top_k_jittered, top_k_scored, top_of_near
 from recloop.policies.shifted import ExploredLists
 from recloop.policies.types import ItemMetadata, ServeContext, Slates, TrainingWindow
-from recloop.policies.watched import WatchLists
 
 SCORE_CHUNK = 512  # the most users scored at once
 SCORE_BLOCK = 2_560_000  # scores per block: 256 users of 10k items, 128 of 20k (10 MB float32)
@@ -224,31 +224,6 @@ def user_hash01(users: np.ndarray) -> np.ndarray:
     x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     x ^= x >> np.uint64(31)
     return ((x >> np.uint64(40)).astype(np.float64) / 2.0**24).astype(np.float32)
-
-
-def allowed_items(users: np.ndarray, ctx: ServeContext) -> np.ndarray:
-    """bool[len(users), n_items]: released, not yet watched and, when serving restricts each
-    user to a candidate set (hybrid serving), in that set."""
-    return ~blocked_items(users, ctx)
-
-
-def mask_blocked(scores: np.ndarray, users: np.ndarray, ctx: ServeContext) -> None:
-    """``scores[blocked_items(users, ctx)] = -inf``; from the watched lists' pairs when the
-    watched titles come as lists (a few dozen a user, not a dense row per user)."""
-    if ctx.candidates is not None or not isinstance(ctx.seen, WatchLists):
-        scores[blocked_items(users, ctx)] = -np.inf
-        return
-    scores[ctx.seen.pairs(users)] = -np.inf
-    if not ctx.available.all():
-        scores[:, ~ctx.available] = -np.inf
-
-
-def blocked_items(users: np.ndarray, ctx: ServeContext) -> np.ndarray:
-    """bool[len(users), n_items]: what ``allowed_items`` rules out, in one pass fewer."""
-    blocked = ctx.seen[users] | ~ctx.available[None, :]
-    if ctx.candidates is not None:
-        blocked |= ~ctx.candidates[users]
-    return blocked
 
 
 def largest_magnitude(scores: np.ndarray) -> np.ndarray:

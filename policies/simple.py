@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recloop.policies.base import ScoringPolicy, allowed_items
+from recloop.policies.allowed import allowed_items
+from recloop.policies.base import ScoringPolicy
 from recloop.policies.config import PolicyConfig
 from recloop.policies.types import ServeContext, TrainingWindow
 

@@ -13,7 +13,8 @@ from typing import TypeVar
 import numpy as np
 from scipy.stats import binom
 
-from recloop.policies.base import Policy, allowed_items, shown_once
+from recloop.policies.allowed import allowed_items
+from recloop.policies.base import Policy, shown_once
 from recloop.policies.ranking import top_k
 from recloop.policies.shifted import ExploredLists
 from recloop.policies.types import ServeContext, Slates, TrainingWindow

@@ -17,7 +17,8 @@ from concurrent.futures import Future
 import numpy as np
 
 from recloop.agents.choice import examination, utility_for_all_items
-from recloop.policies.base import Policy, allowed_items
+from recloop.policies.allowed import allowed_items
+from recloop.policies.base import Policy
 from recloop.policies.chunk_threads import run_chunks
 from recloop.policies.ranking import top_k
 from recloop.policies.types import ServeContext

@@ -18,7 +18,7 @@ from scipy.stats import spearmanr
 from recloop.agents.catalog import CatalogConfig, generate_catalog
 from recloop.agents.choice import ChoiceConfig, examination, utility_for_all_items
 from recloop.agents.population import PopulationConfig, generate_population
-from recloop.policies.base import allowed_items
+from recloop.policies.allowed import allowed_items
 from recloop.policies.oracle import OracleConfig, OraclePolicy
 from recloop.policies.seen import SeenRows
 from recloop.policies.simple import RandomConfig, RandomPolicy

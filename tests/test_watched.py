@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from recloop.policies import watched
-from recloop.policies.base import mask_blocked
+from recloop.policies.allowed import mask_blocked
 from recloop.policies.bits import BitMatrix
 from recloop.policies.types import ServeContext
 from recloop.policies.watched import WatchLists, watched_matrix
