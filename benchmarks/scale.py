@@ -2,7 +2,8 @@
 
 Runs ALS with batch serving for each size in a fresh subprocess (so peak RSS belongs to one
 run) and prints, per size, the median over repeats of wall time, sessions per second, peak
-RSS and where the time went (``benchmarks/phases.py``):
+RSS, CPU time (over wall: how many cores were kept busy) and where the main thread's time
+went (``benchmarks/phases.py``):
 
     python benchmarks/scale.py                      # 10k x 2k and 100k x 10k, 5 days
     python benchmarks/scale.py --large --million    # also 300k x 20k and 1M x 20k
@@ -21,6 +22,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from phases import PhaseClock
 
 BASE = [(10_000, 2_000), (100_000, 10_000)]
 LARGE, MILLION = (300_000, 20_000), (1_000_000, 20_000)
@@ -38,13 +43,34 @@ def child(overrides: list[str]) -> None:
     cfg = check_job([*overrides, "progress=false"])
     with tempfile.TemporaryDirectory() as run_dir:
         start = time.perf_counter()
+        trace_days(clock, start)
         result = simulate(cfg, run_dir)
         wall = time.perf_counter() - start
     sessions = int(result.metrics.loc[result.metrics.metric == SESSIONS, "value"].sum())
     phases = dict(clock.seconds)
     phases["setup and other"] = wall - sum(phases.values())
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"wall_s": wall, "sessions": sessions, "phases": phases,
-                      "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+                      "cpu_s": usage.ru_utime + usage.ru_stime, "peak_gib": usage.ru_maxrss / 2**20}))
+
+
+def trace_days(clock: PhaseClock, start: float) -> None:
+    """After each midnight, one JSON line on stderr (elapsed wall, CPU, RSS, phases so far):
+    a long run leaves its progress behind even when it is stopped before the end."""
+    from recloop.sim.engine import Engine
+
+    close_day = Engine.close_day
+
+    def traced(self: Engine, day: int) -> None:
+        close_day(self, day)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        print(json.dumps({"day": day, "elapsed_s": round(time.perf_counter() - start, 1),
+                          "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+                          "peak_gib": round(usage.ru_maxrss / 2**20, 2),
+                          "phases": {k: round(v, 1) for k, v in clock.seconds.items()}}),
+              file=sys.stderr, flush=True)
+
+    Engine.close_day = traced  # type: ignore[method-assign]
 
 
 def run_once(overrides: list[str]) -> dict | str:
@@ -59,10 +85,12 @@ def run_once(overrides: list[str]) -> dict | str:
 
 def report(label: str, rows: list[dict]) -> None:
     """Print the median of each figure over ``rows``."""
-    med = {key: statistics.median(r[key] for r in rows) for key in ("wall_s", "sessions", "peak_gib")}
+    keys = ("wall_s", "sessions", "peak_gib", "cpu_s")
+    med = {key: statistics.median(r[key] for r in rows) for key in keys}
     walls = ", ".join(f"{r['wall_s']:.1f}" for r in rows)
     print(f"{label}: wall {med['wall_s']:.1f} s (runs: {walls}), {med['sessions']:,.0f} sessions, "
-          f"{med['sessions'] / med['wall_s']:,.0f} sessions/s, peak RSS {med['peak_gib']:.2f} GiB")
+          f"{med['sessions'] / med['wall_s']:,.0f} sessions/s, peak RSS {med['peak_gib']:.2f} GiB, "
+          f"CPU {med['cpu_s']:.0f} s ({med['cpu_s'] / med['wall_s']:.2f} cores busy)")
     for phase in sorted({p for r in rows for p in r["phases"]}):
         secs = statistics.median(r["phases"].get(phase, 0.0) for r in rows)
         print(f"    {phase:<38} {secs:8.1f} s  {100 * secs / med['wall_s']:5.1f}%")
