@@ -22,8 +22,9 @@ from recloop.experiments.page import Block
 from recloop.experiments.runs import Run
 from recloop.experiments.style import LAYOUT, arm_colours
 from recloop.sim.alarms import MONITOR_NAMES
-from recloop.sim.metrics.catalogue import ALARM, CHURN_PREDICTED, CHURN_TRUE, CTR, UTILITY
+from recloop.sim.metrics.catalogue import CTR, UTILITY
 from recloop.sim.metrics.churn import CHURN_ROWS, SEGMENT_NAMES, TENURE_BANDS
+from recloop.sim.metrics.monitor_metrics import ALARM, CHURN_PREDICTED, CHURN_TRUE
 
 GROUP_PANELS = (("Per hidden segment", SEGMENT_NAMES), ("Per tenure band", TENURE_BANDS))
 DASHBOARD_CAPTION = (

@@ -33,15 +33,9 @@ import pandas as pd
 from recloop.experiments.runs import Run
 from recloop.sim.alarms import CALIBRATION, CONCENTRATION, HOLDOUT_ALARM, MONITOR_NAMES
 from recloop.sim.assignment import HOLDOUT
-from recloop.sim.metrics.catalogue import (
-    ALARM,
-    CHURN_AUC,
-    CHURN_PREDICTED,
-    CHURN_TRUE,
-    CTR,
-    UTILITY,
-)
+from recloop.sim.metrics.catalogue import CTR, UTILITY
 from recloop.sim.metrics.churn import CHURN_ROWS, HOLDOUT_ROWS, MONITOR_ROWS
+from recloop.sim.metrics.monitor_metrics import ALARM, CHURN_AUC, CHURN_PREDICTED, CHURN_TRUE
 
 NO_LOOP = ("random", "oracle")  # policies whose slates do not feed on the log
 MARGIN, DAYS = 0.05, 3  # the divergence's yardstick: the calibration monitor's defaults

@@ -33,8 +33,8 @@ from recloop.agents.population import SEGMENT_NAMES
 from recloop.agents.users import churn_probability
 from recloop.agents.visits import visit_rate
 from recloop.sim.churn_model import NAN, ChurnLearner, ChurnRecord, write_registry
-from recloop.sim.metrics.catalogue import churn_values
 from recloop.sim.metrics.churn import CHURN_ROWS, ChurnDay, tenure_band
+from recloop.sim.metrics.monitor_metrics import churn_values
 from recloop.sim.service import Service
 from recloop.sim.state import ServingState
 

@@ -27,8 +27,8 @@ import numpy as np
 from recloop.agents.population import NICHE, SEGMENT_NAMES
 from recloop.sim.alarms import AlarmState, step_alarm
 from recloop.sim.churn_model import ChurnModelConfig
-from recloop.sim.metrics.catalogue import holdout_values
 from recloop.sim.metrics.churn import HOLDOUT_ROWS, HoldoutDay
+from recloop.sim.metrics.monitor_metrics import holdout_values
 from recloop.sim.service import Service
 from recloop.sim.state import ServingState
 

@@ -27,7 +27,6 @@ from recloop.sim.alarms import CALIBRATION, CONCENTRATION, AlarmState, MonitorCo
 from recloop.sim.churn_dashboard import ChurnDashboard, Scored
 from recloop.sim.churn_features import ActivityReader
 from recloop.sim.controllers import concentrated
-from recloop.sim.metrics.catalogue import monitor_values
 from recloop.sim.metrics.churn import (
     GROUPS,
     MONITOR_ROWS,
@@ -35,6 +34,7 @@ from recloop.sim.metrics.churn import (
     CalibrationDay,
     MonitorDay,
 )
+from recloop.sim.metrics.monitor_metrics import monitor_values
 from recloop.sim.state import ServingState
 
 

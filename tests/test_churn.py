@@ -28,8 +28,10 @@ from recloop.sim.config import ConfigError, RunConfig
 from recloop.sim.eventlog import ORGANIC, EventLog
 from recloop.sim.faults import Outages
 from recloop.sim.holdout import HoldoutReadout
-from recloop.sim.metrics.catalogue import CATALOGUE, CHURN_AUC, CHURN_PREDICTED, CHURN_SECTION
+from recloop.sim.metrics.catalogue import CATALOGUE
 from recloop.sim.metrics.churn import CHURN_ROWS, HOLDOUT_ROWS, MONITOR_ROWS, retention_gap
+from recloop.sim.metrics.monitor_metrics import CHURN_AUC, CHURN_PREDICTED
+from recloop.sim.metrics.sections import CHURN_SECTION
 from recloop.sim.seeding import Streams
 from recloop.sim.story import simulate
 from recloop.sim.world import build_world

@@ -14,12 +14,13 @@ from recloop.experiments import monitor_eval as me
 from recloop.experiments.churn_report import churn_blocks, evaluation_table, run_blocks
 from recloop.sim.alarms import CALIBRATION, CONCENTRATION, HOLDOUT_ALARM
 from recloop.sim.metrics import catalogue as cat
+from recloop.sim.metrics import monitor_metrics as mon
 from recloop.sim.metrics.churn import CHURN_ROWS, HOLDOUT_ROWS, MONITOR_ROWS
 
 DAYS = 12
 
 
-PREDICTED, TRUE, CTR, UTILITY = cat.CHURN_PREDICTED, cat.CHURN_TRUE, cat.CTR, cat.UTILITY
+PREDICTED, TRUE, CTR, UTILITY = mon.CHURN_PREDICTED, mon.CHURN_TRUE, cat.CTR, cat.UTILITY
 
 
 def planted(gap: list[float], alarms: dict[str, int | None], ctr: tuple[float, float] = (0.08, 0.05)
@@ -32,12 +33,12 @@ def planted(gap: list[float], alarms: dict[str, int | None], ctr: tuple[float, f
                  (day, CHURN_ROWS, TRUE["niche"], 0.1 + gap[day]),
                  (day, CHURN_ROWS, PREDICTED["mainstream"], 0.1),
                  (day, CHURN_ROWS, TRUE["mainstream"], 0.11),
-                 (day, CHURN_ROWS, cat.CHURN_AUC, 0.8 if day > 3 else np.nan),
+                 (day, CHURN_ROWS, mon.CHURN_AUC, 0.8 if day > 3 else np.nan),
                  (day, "main", CTR, ctr[0]), (day, "holdout", CTR, ctr[1]),
                  (day, "main", UTILITY, 1.0), (day, "holdout", UTILITY, 0.4)]
         for monitor, first in alarms.items():
             up = float(first is not None and day >= first)
-            rows.append((day, me.ROWS_OF[monitor], cat.ALARM[monitor], up))
+            rows.append((day, me.ROWS_OF[monitor], mon.ALARM[monitor], up))
     return pd.DataFrame(rows, columns=["day", "arm", "metric", "value"])
 
 

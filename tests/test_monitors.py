@@ -23,8 +23,9 @@ from recloop.sim.churn_dashboard import Scored
 from recloop.sim.config import ConfigError, RunConfig
 from recloop.sim.controllers import ControllerConfig, concentrated, next_epsilon
 from recloop.sim.eventlog import EventLog
-from recloop.sim.metrics.catalogue import ALARM, ALARMS_RAISED, CALIBRATION_GAP, TOP1_SHARE
+from recloop.sim.metrics.catalogue import TOP1_SHARE
 from recloop.sim.metrics.churn import GROUPS, MONITOR_ROWS, tenure_band
+from recloop.sim.metrics.monitor_metrics import ALARM, ALARMS_RAISED, CALIBRATION_GAP
 from recloop.sim.monitors import CalibrationMonitor, calibration_day
 from recloop.sim.retention import retention_slot
 from recloop.sim.serving import Served

@@ -1,4 +1,6 @@
-"""Every metric recloop records, declared once, in the order each row carries them.
+"""The serving arms', shadows' and A/B test's metrics, declared once, in the order each row
+carries them (the monitors' rows: ``sim/metrics/monitor_metrics.py``, imported here so the
+catalogue is whole wherever it is read).
 
 Each ``declare`` call names a metric, labels it for reports, files it in a section, says
 which rows carry it and how it is computed from that row's inputs
@@ -12,28 +14,28 @@ from __future__ import annotations
 import numpy as np
 
 from recloop.agents.population import SEGMENT_NAMES
-from recloop.sim import alarms
 from recloop.sim.eventlog import SERVING_PATHS
 from recloop.sim.metrics import concentration as conc
+from recloop.sim.metrics import monitor_metrics  # noqa: F401 - declares the monitors' rows
 from recloop.sim.metrics.abtest import srm_p_value
-from recloop.sim.metrics.churn import BANDS, GROUPS, SEGMENTS, ChurnDay, HoldoutDay, MonitorDay
 from recloop.sim.metrics.daily import ratio
 from recloop.sim.metrics.fidelity import gap_recovered
 from recloop.sim.metrics.inputs import ABDay, ArmDay, ShadowDay
-from recloop.sim.metrics.metric import AB, ARM, CHURN, HOLDOUT, MONITOR, SHADOW, Catalogue
+from recloop.sim.metrics.metric import AB, ARM, SHADOW
 from recloop.sim.metrics.offline import RANKING_METRICS
-
-CONCENTRATION, ONLINE, AB_TEST = "Popularity concentration", "Online behaviour", "A/B test"
-LEARNING = "What the model learned (against ground truth)"
-SERVING, PIPELINE, SHADOW_SECTION = "Slates and serving", "Nightly pipeline", "Shadow candidate"
-CHURN_SECTION = "Churn model: the dashboard against the truth"
-HOLDOUT_SECTION = "Holdout monitor: random slates against production"
-MONITOR_SECTION = "Monitors: the churn model's calibration, concentration, alarms"
-CATALOGUE = Catalogue((CONCENTRATION, ONLINE, LEARNING, AB_TEST, SERVING, PIPELINE,
-                       SHADOW_SECTION, CHURN_SECTION, HOLDOUT_SECTION, MONITOR_SECTION))
-declare = CATALOGUE.declare
-NAN = float("nan")
-SE = "_se"  # a standard error's name: its metric's name and this suffix
+from recloop.sim.metrics.sections import (
+    AB_TEST,
+    CATALOGUE,
+    CONCENTRATION,
+    LEARNING,
+    NAN,
+    ONLINE,
+    PIPELINE,
+    SE,
+    SERVING,
+    SHADOW_SECTION,
+    declare,
+)
 
 # ---------------------------------------------------------------- exposure (released items)
 GINI = declare("gini", "Gini of impressions", CONCENTRATION, lambda d: conc.gini(d.counts))
@@ -203,73 +205,6 @@ SRM_P = declare("srm_p_value",
                 "Sample-ratio check p, users exposed so far (< 0.001: split broken)", AB_TEST,
                 lambda d: srm_p_value(d.exposed, [1 - d.share, d.share]), unit="p", rows=(AB,))
 
-# ---------------------------------------------------------------- churn dashboard (truth beside)
-CHURN_PREDICTED: dict[str, str] = {}  # segment ("all", ...) -> mean predicted risk
-CHURN_TRUE: dict[str, str] = {}  # segment -> the same users' true risk
-for _seg, _segment in ((None, "all"), *SEGMENTS):
-    CHURN_PREDICTED[_segment] = declare(
-        f"churn_predicted_{_segment}", f"Predicted churn risk, mean over scored ({_segment})",
-        CHURN_SECTION, lambda d, s=_seg: d.mean(d.predicted, s), unit="share", rows=(CHURN,))
-    CHURN_TRUE[_segment] = declare(
-        f"churn_true_{_segment}", f"True risk of the same users ({_segment})",
-        CHURN_SECTION, lambda d, s=_seg: d.mean(d.true_risk, s), unit="share", rows=(CHURN,))
-    declare(f"churn_scored_{_segment}", f"Users the churn model scores ({_segment})",
-            CHURN_SECTION, lambda d, s=_seg: (d.segment == s).sum() if s is not None
-            else d.segment.size, unit="count", rows=(CHURN,))
-for _band, _name in BANDS:
-    CHURN_PREDICTED[_name] = declare(
-        f"churn_predicted_{_name}", f"Predicted churn risk, tenure {_name}", CHURN_SECTION,
-        lambda d, b=_band: d.band_mean(d.predicted, b), unit="share", rows=(CHURN,))
-    CHURN_TRUE[_name] = declare(
-        f"churn_true_{_name}", f"True risk of the same users, tenure {_name}", CHURN_SECTION,
-        lambda d, b=_band: d.band_mean(d.true_risk, b), unit="share", rows=(CHURN,))
-for _seg, _segment in SEGMENTS:
-    declare(f"churn_daily_true_{_segment}", f"True churn today, all arms ({_segment})",
-            CHURN_SECTION, lambda d, s=_seg: ratio(d.churned[s], d.active_at_start[s]),
-            unit="rate", rows=(CHURN,))
-    declare(f"segment_size_{_segment}", f"True segment size: active users ({_segment})",
-            CHURN_SECTION, lambda d, s=_seg: d.sizes[s], unit="count", rows=(CHURN,))
-CHURN_AUC = declare("churn_auc", "Churn model AUC (held-out date)", CHURN_SECTION,
-                    lambda d: d.auc, rows=(CHURN,))
-CHURN_BRIER = declare("churn_brier", "Churn model Brier score (held-out date)", CHURN_SECTION,
-                      lambda d: d.brier, rows=(CHURN,))
-CHURN_CALIBRATION = declare(
-    "churn_calibration", "Churn model: mean predicted − observed churn (held-out date)",
-    CHURN_SECTION, lambda d: d.calibration, unit="share", rows=(CHURN,))
-
-# ---------------------------------------------------------------- holdout monitor
-HOLDOUT_GAP: dict[str, str] = {}  # segment -> production − holdout retention
-for _seg, _segment in SEGMENTS:
-    for _group, _who in enumerate(("production", "holdout")):
-        declare(f"retention_{_segment}_{_who}", f"Retention, {_who} ({_segment})",
-                HOLDOUT_SECTION, lambda d, s=_seg, g=_group: d.retention(s, g), unit="share",
-                rows=(HOLDOUT,))
-    HOLDOUT_GAP[_segment] = declare(
-        f"retention_gap_{_segment}", f"Retention: production − holdout ({_segment})",
-        HOLDOUT_SECTION, lambda d, s=_seg: d.gap(s)[0], unit="share", rows=(HOLDOUT,))
-    declare(HOLDOUT_GAP[_segment] + SE, f"Retention gap ({_segment}): standard error",
-            HOLDOUT_SECTION, lambda d, s=_seg: d.gap(s)[1], unit="share", rows=(HOLDOUT,),
-            se_of=HOLDOUT_GAP[_segment])
-HOLDOUT_ALARM_FLAG = declare("holdout_alarm", "Holdout alarm: niche retention below holdout's",
-                        HOLDOUT_SECTION, lambda d: float(d.alarm), unit="flag",
-                        rows=(HOLDOUT,))
-
-# ---------------------------------------------------------------- the other monitors
-CALIBRATION_GAP: dict[str, str] = {}  # group (segment or tenure band) -> predicted − observed
-for _g, _group in enumerate(GROUPS):
-    CALIBRATION_GAP[_group] = declare(
-        f"calibration_gap_{_group}", f"Churn predicted − observed, matured date ({_group})",
-        MONITOR_SECTION, lambda d, g=_g: d.gap(g), unit="share", rows=(MONITOR,))
-ALARM: dict[str, str] = {alarms.HOLDOUT_ALARM: HOLDOUT_ALARM_FLAG}  # monitor -> 0/1 metric
-for _monitor in (alarms.CALIBRATION, alarms.CONCENTRATION):
-    ALARM[_monitor] = declare(f"{_monitor}_alarm", f"{_monitor.capitalize()} alarm (1 = up)",
-                              MONITOR_SECTION, lambda d, m=_monitor: d.up(m), unit="flag",
-                              rows=(MONITOR,))
-    declare(f"{_monitor}_alarms_raised", f"{_monitor.capitalize()} alarms raised so far",
-            MONITOR_SECTION, lambda d, m=_monitor: d.raised(m), unit="count", rows=(MONITOR,))
-ALARMS_RAISED = declare("alarms_raised", "Alarms raised so far, every monitor", MONITOR_SECTION,
-                        lambda d: d.raised(), unit="count", rows=(MONITOR,))
-
 
 def _nanmean(values: np.ndarray) -> float:
     finite = values[np.isfinite(values)]
@@ -289,18 +224,3 @@ def shadow_values(day: ShadowDay) -> dict[str, float]:
 def ab_values(day: ABDay) -> dict[str, float]:
     """The A/B test's row for the day."""
     return CATALOGUE.values(AB, day)
-
-
-def churn_values(day: ChurnDay) -> dict[str, float]:
-    """The churn dashboard's row for the day."""
-    return CATALOGUE.values(CHURN, day)
-
-
-def holdout_values(day: HoldoutDay) -> dict[str, float]:
-    """The holdout monitor's row for the day."""
-    return CATALOGUE.values(HOLDOUT, day)
-
-
-def monitor_values(day: MonitorDay) -> dict[str, float]:
-    """The other monitors' row for the day."""
-    return CATALOGUE.values(MONITOR, day)
